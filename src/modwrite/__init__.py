@@ -1,0 +1,59 @@
+"""modwrite: write Python modules and packages that are importable at once.
+
+In the writing process and in every other one, on every filesystem, with no
+stale bytecode.  See https://modwrite.readthedocs.io (the ``docs/`` folder)
+for the guarantees and what each one costs.
+
+>>> import modwrite, sys, tempfile
+>>> root = tempfile.mkdtemp()
+>>> sys.path.insert(0, root)
+>>> modwrite.write_module("hello_modwrite", "WHO = 'world'\\n", root=root).name
+'hello_modwrite.py'
+>>> import hello_modwrite
+>>> hello_modwrite.WHO
+'world'
+"""
+
+from __future__ import annotations
+
+from ._invalidate import invalidate_caches
+from ._write import FileTree, Visibility, batch, write_and_import, write_module, write_package
+from .errors import (
+    ArgumentTypeError,
+    InvalidArgument,
+    InvalidModuleName,
+    InvalidSource,
+    ModuleConflictError,
+    ModuleSyntaxError,
+    ModuleWriteError,
+    ModwriteError,
+    ModwriteWarning,
+    VisibilityWarning,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArgumentTypeError",
+    "FileTree",
+    "InvalidArgument",
+    "InvalidModuleName",
+    "InvalidSource",
+    "ModuleConflictError",
+    "ModuleSyntaxError",
+    "ModuleWriteError",
+    "ModwriteError",
+    "ModwriteWarning",
+    "Visibility",
+    "VisibilityWarning",
+    "__version__",
+    "batch",
+    "invalidate_caches",
+    "write_and_import",
+    "write_module",
+    "write_package",
+]
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,40 @@
+"""Validation of dotted module names and their mapping to paths."""
+
+from __future__ import annotations
+
+import keyword
+import unicodedata
+
+from .errors import ArgumentTypeError, InvalidModuleName
+
+__all__ = ["validate_module_name"]
+
+
+def validate_module_name(name: object, *, what: str = "module name") -> tuple[str, ...]:
+    """Return the parts of the dotted module name *name*.
+
+    :raises ArgumentTypeError: *name* is not a :class:`str`.
+    :raises InvalidModuleName: *name* is empty, has an empty part (stray,
+        leading or trailing dots), a part that is not an identifier, a
+        keyword (``True``/``None``/``False`` included), or is not in NFKC
+        normal form (PEP 3131: the parser normalizes identifiers, so a file
+        named otherwise could never be imported by that name).
+    """
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"{what} must be str, not {type(name).__name__}")
+    if not name:
+        raise InvalidModuleName(name, "the name is empty")
+    parts = tuple(name.split("."))
+    for part in parts:
+        if not part:
+            raise InvalidModuleName(name, "empty part (stray, leading or trailing dot)")
+        if not part.isidentifier():
+            raise InvalidModuleName(name, f"{part!r} is not a Python identifier")
+        if keyword.iskeyword(part):
+            raise InvalidModuleName(name, f"{part!r} is a keyword")
+        if not part.isascii() and unicodedata.normalize("NFKC", part) != part:
+            raise InvalidModuleName(
+                name, f"{part!r} is not NFKC-normalized (PEP 3131); the parser would read "
+                f"{unicodedata.normalize('NFKC', part)!r}"
+            )
+    return parts

@@ -1,0 +1,212 @@
+"""Cross-process visibility: move a directory's mtime past the landing (G2).
+
+CPython's :class:`importlib.machinery.FileFinder` re-lists its directory
+only when the directory's ``st_mtime`` differs from the value it saw at its
+last listing.  A reader that listed the directory in the same timestamp tick
+as a landing caches that tick's mtime *without* the new entry, and a stock
+finder never looks again while the mtime stays put.
+
+Eby's rename dance (python-dev, March 2013) renames a temporary file until
+the directory mtime changes, then renames it to its final name.  Taken
+literally it leaves a window: a reader that re-lists between the dance's
+mtime change and the final rename caches the new mtime without the module.
+modwrite applies the stronger rule instead:
+
+    after the landing, the directory's mtime must end at a value strictly
+    greater than the one observed right after the landing.
+
+Directory mtimes only grow (with a sane clock), so that value was first set
+after the landing, and any reader that caches it listed the directory after
+the landing, so its listing holds the new entry.
+
+How: :func:`settle` observes ``M = stat(dir).st_mtime`` after the landings,
+then sets the directory's times to *now* with ``os.utime(dir)`` (a change of
+the directory that renames nothing) and checks that the mtime moved past
+``M``.  On fine-grained filesystems it does at once: 2 syscalls.  On coarse
+ones (1 s ext4 with 128-byte inodes, 2 s FAT, HFS+, jiffy-ticked kernels) the
+clock is still in the landing's tick: :func:`settle` then reads the
+filesystem clock on a probe file (``os.utime`` + ``os.stat``, which leaves
+the directory alone), sleeps to the next tick boundary it can infer from the
+timestamps, and only then touches the directory again.  The wait is at most
+one tick plus the kernel's clock lag, and it is paid once for any number of
+directories (a :func:`modwrite.batch` settles them together).
+
+The wait has a budget.  Filesystems whose directory mtimes never move, and
+network filesystems whose server clock runs far ahead, exhaust it;
+:func:`settle` then issues :class:`~modwrite.VisibilityWarning` and returns
+``False``: the landing stands, in-process imports see it, stock finders in
+other processes may need :func:`importlib.invalidate_caches`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import warnings
+
+from ._atomic import temporary_name
+from .errors import VisibilityWarning
+
+__all__ = ["DEFAULT_VISIBILITY_TIMEOUT_S", "observe", "settle"]
+
+#: Default time budget of :func:`settle`, in seconds: FAT's 2 s tick, plus the
+#: kernel's coarse-clock lag, plus margin.
+DEFAULT_VISIBILITY_TIMEOUT_S = 5.0
+
+#: Timestamp ticks a filesystem may have, in nanoseconds, smallest first:
+#: 1 µs … 100 ms as on network and FUSE filesystems, 1 s (ext4 with 128-byte
+#: inodes, HFS+, many NFS servers), 2 s (FAT).
+_TICKS_NS = (
+    1_000, 10_000, 100_000, 1_000_000, 2_000_000, 4_000_000, 10_000_000, 20_000_000,
+    100_000_000, 1_000_000_000, 2_000_000_000,
+)
+# Per filesystem (st_dev): the gcd of every clock reading seen there, from
+# which the tick is inferred.
+_gcd_by_device: dict[int, int] = {}
+_gcd_lock = threading.Lock()
+# Poll step once the inferred boundaries have passed (kernel clock lag is one
+# jiffy: 1-10 ms).
+_MIN_POLL_S = 0.001
+
+
+def observe(directory: str) -> float:
+    """The directory's ``st_mtime`` now (seconds, as a float: the value a
+    stock ``FileFinder`` compares)."""
+    return os.stat(directory).st_mtime
+
+
+def settle(
+    observed: dict[str, float], *, timeout: float = DEFAULT_VISIBILITY_TIMEOUT_S
+) -> bool:
+    """Move each directory's mtime past the value observed after its landings.
+
+    :param observed: directory path -> ``st_mtime`` (float seconds) observed
+        after the last landing in it (see :func:`observe`).
+    :param timeout: the budget, in seconds, of the whole wait.
+    :returns: ``True`` when every directory's mtime was seen past its observed
+        value; ``False`` (after a :class:`~modwrite.VisibilityWarning`) when
+        the budget ran out first.
+    :raises OSError: when a directory cannot be stat-ed.
+    """
+    pending = {d: m for d, m in observed.items() if not _touch_moved(d, m)}
+    if not pending:
+        return True
+    deadline = time.monotonic() + timeout
+    probes: dict[str, str] = {}
+    try:
+        while True:
+            ready = []
+            for directory, landed in pending.items():
+                clock_ns = _read_clock(directory, probes)
+                if clock_ns / 1e9 > landed:
+                    ready.append(directory)
+            for directory in ready:
+                if _touch_moved(directory, pending[directory]) or _entry_moved(
+                    directory, pending[directory], probes
+                ):
+                    del pending[directory]
+            if not pending:
+                return True
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            time.sleep(min(_sleep_hint(pending, probes), deadline - now))
+    finally:
+        for probe in probes.values():
+            try:
+                os.unlink(probe)
+            except OSError:
+                pass
+    warnings.warn(
+        VisibilityWarning(
+            f"the mtime of {sorted(pending)!r} did not move past the landing within "
+            f"{timeout:g} s; other processes' stock finders may not see the new entries "
+            "until they call importlib.invalidate_caches()"
+        ),
+        stacklevel=3,
+    )
+    return False
+
+
+def _touch_moved(directory: str, landed: float) -> bool:
+    """Set the directory's times to now; did its mtime move past *landed*?"""
+    try:
+        os.utime(directory)
+    except OSError:
+        return False
+    st = os.stat(directory)
+    if st.st_mtime < landed:
+        # The directory's mtime was in the future (a skewed clock): utime
+        # moved it back, and a value moved back may be one a reader cached.
+        # Put it past the observed value instead (2 s: FAT's tick).
+        os.utime(directory, ns=(st.st_atime_ns, int(landed * 1e9) + 2_000_000_000))
+        st = os.stat(directory)
+    return st.st_mtime > landed
+
+
+def _entry_moved(directory: str, landed: float, probes: dict[str, str]) -> bool:
+    """Change the directory by an entry (for filesystems that ignore utime on
+    directories): rename the probe; did the mtime move past *landed*?"""
+    probe = probes.get(directory)
+    if probe is None:
+        return False
+    renamed = os.path.join(directory, temporary_name("probe"))
+    try:
+        os.rename(probe, renamed)
+    except OSError:
+        return False
+    probes[directory] = renamed
+    return os.stat(directory).st_mtime > landed
+
+
+def _read_clock(directory: str, probes: dict[str, str]) -> int:
+    """The filesystem clock (ns, truncated to its tick) read on a probe file in
+    *directory*, without changing the directory after the probe exists."""
+    probe = probes.get(directory)
+    if probe is None:
+        probe = os.path.join(directory, temporary_name("probe"))
+        with open(probe, "xb"):
+            pass
+        probes[directory] = probe
+    else:
+        os.utime(probe)
+    st = os.stat(probe)
+    _learn(st.st_dev, st.st_mtime_ns)
+    return st.st_mtime_ns
+
+
+def _learn(device: int, reading_ns: int) -> None:
+    with _gcd_lock:
+        _gcd_by_device[device] = math.gcd(_gcd_by_device.get(device, 0), reading_ns)
+
+
+def _plausible_ticks(device: int) -> list[int]:
+    """The candidate ticks (ns) that divide every clock reading on *device*."""
+    g = _gcd_by_device.get(device, 0)
+    return [t for t in _TICKS_NS if g and g % t == 0] or [_TICKS_NS[0]]
+
+
+def _sleep_hint(pending: dict[str, float], probes: dict[str, str]) -> float:
+    """Seconds until the earliest plausible tick boundary after a landing.
+
+    Every candidate tick that divides the clock readings is tried in turn, so
+    a 1-second filesystem whose readings happen to be even is not mistaken
+    for a 2-second one for longer than one poll.
+    """
+    now_ns = time.time_ns()
+    best = math.inf
+    for directory, landed in pending.items():
+        try:
+            device = os.stat(probes[directory]).st_dev
+        except (KeyError, OSError):
+            continue
+        landed_ns = int(landed * 1e9)
+        for tick in _plausible_ticks(device):
+            boundary = (landed_ns // tick + 1) * tick
+            if boundary > now_ns:
+                best = min(best, (boundary - now_ns) / 1e9)
+    if best == math.inf or best < _MIN_POLL_S:
+        return _MIN_POLL_S
+    return best

@@ -1,0 +1,82 @@
+"""Turning a caller's source into the exact bytes that land, compiled first.
+
+``str`` sources are encoded in the encoding their PEP 263 coding cookie
+declares (UTF-8 without one); ``bytes`` sources are written as given and
+decoded by their cookie, as :func:`importlib.util.decode_source` does.
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from typing import Union
+
+from .errors import ArgumentTypeError, InvalidSource, ModuleSyntaxError
+
+__all__ = ["Source", "encode_source"]
+
+Source = Union[str, bytes]
+
+
+def _cookie_encoding(data: bytes, module: str, filename: str) -> str:
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise ModuleSyntaxError(module, str(exc.msg or exc), filename) from None
+    return encoding
+
+
+def encode_source(module: str, source: object, filename: str) -> bytes:
+    """Return the bytes to write for *source*, after checking it compiles.
+
+    :param module: dotted name, used in error messages.
+    :param source: ``str`` or ``bytes`` (``bytearray``/``memoryview`` are
+        accepted as bytes).
+    :param filename: the path the module will have; it becomes ``filename``
+        of a :class:`~modwrite.ModuleSyntaxError`.
+    :raises ArgumentTypeError: *source* is not ``str`` or bytes-like.
+    :raises InvalidSource: NUL characters, or a ``str`` that the cookie's
+        encoding cannot represent.
+    :raises ModuleSyntaxError: a bad coding cookie, undecodable bytes, or a
+        source that :func:`compile` rejects.
+    """
+    if isinstance(source, str):
+        if "\0" in source:
+            raise InvalidSource(module, "the source contains NUL characters")
+        head = "\n".join(source.split("\n", 2)[:2]).encode("utf-8", "surrogatepass")
+        encoding = _cookie_encoding(head, module, filename)
+        try:
+            data = source.encode(encoding)
+        except (UnicodeEncodeError, LookupError) as exc:
+            raise InvalidSource(
+                module, f"the source cannot be encoded as {encoding!r} "
+                f"(its coding cookie): {exc}"
+            ) from None
+        text = source
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if b"\0" in data:
+            raise InvalidSource(module, "the source contains NUL bytes")
+        encoding = _cookie_encoding(data, module, filename)
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ModuleSyntaxError(
+                module, f"the source is not valid {encoding!r}: {exc.reason} "
+                f"at byte {exc.start}", filename
+            ) from None
+        if text.startswith("\ufeff"):
+            text = text[1:]
+    else:
+        raise ArgumentTypeError(
+            f"source of {module!r} must be str or bytes, not {type(source).__name__}"
+        )
+    try:
+        compile(text, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise ModuleSyntaxError(
+            module, str(exc.msg), exc.filename, exc.lineno, exc.offset, exc.text
+        ) from None
+    except (ValueError, MemoryError, RecursionError) as exc:
+        raise InvalidSource(module, f"the source does not compile: {exc}") from None
+    return data

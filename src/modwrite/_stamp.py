@@ -1,0 +1,94 @@
+"""Source stamps that no stale bytecode can match (guarantee G3).
+
+A timestamp-based pyc (PEP 552 flags 0) is trusted when the whole-second
+source mtime and the source size recorded in its header equal those of the
+source file (``_validate_timestamp_pyc`` in CPython's
+``importlib/_bootstrap_external.py``; both compared modulo 2**32).  A
+same-size rewrite in the same second therefore runs the old code, in a
+reload, in a fresh process, at every optimization level and under
+``sys.pycache_prefix`` alike.  Deleting or rewriting pycs cannot fix it: a
+stock process that read the *old* source just before the landing writes its
+pyc just after it, stamped with the old source's (second, size).
+
+modwrite keeps the invariant that, for each path it writes, the pairs
+``(int(st_mtime), st_size)`` of successive versions strictly increase in
+lexicographic order.  Then no version shares its stamp with an earlier one,
+and every pyc compiled from an earlier version is rejected.  When the natural
+stamp of a new version is not larger (a rewrite in the same second that is
+not longer), modwrite, in this order:
+
+1. sets the new file's mtime to the next whole second that the filesystem can
+   store (one second ahead, two on FAT), never more than
+   :data:`MAX_MTIME_LEAD_S` seconds ahead of the filesystem clock; the bytes
+   stay exactly the caller's;
+2. otherwise (a third rewrite within the same second) appends newline bytes
+   (``b"\\n"``) so that the file is one byte longer than the previous version,
+   which a compiler ignores: the module's code, line numbers and docstrings
+   are unchanged.
+
+The cost is one ``fstat`` per write, plus one ``futimens`` in case 1.  A
+version whose predecessor's mtime lies more than :data:`MAX_MTIME_LEAD_S`
+seconds in the future (a clock stepped back, a file from a skewed machine) is
+written with its natural stamp, which already differs in its second.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO, NamedTuple
+
+__all__ = ["MAX_MTIME_LEAD_S", "Stamp", "make_stamp_unique", "stamp_of"]
+
+#: The furthest, in seconds, modwrite moves a file's mtime ahead of the
+#: filesystem clock.  Two, so that the rule works with FAT's 2-second ticks.
+MAX_MTIME_LEAD_S = 2
+
+_NS = 1_000_000_000
+
+
+class Stamp(NamedTuple):
+    """What a timestamp pyc records of its source: whole seconds and bytes."""
+
+    mtime_s: int
+    size: int
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    """The pyc stamp of a file, as CPython computes it (``int(st_mtime)``)."""
+    return Stamp(int(st.st_mtime), st.st_size)
+
+
+def make_stamp_unique(f: IO[bytes], previous: Stamp | None) -> None:
+    """Make the stamp of the flushed temporary file *f* larger than *previous*.
+
+    :param f: the new version, written and flushed, not yet renamed.
+    :param previous: the stamp of the version it replaces, or ``None``.
+    :raises OSError: from ``fstat``/``futimens``/``write`` on *f*.
+    """
+    if previous is None:
+        return
+    fd = f.fileno()
+    st = os.fstat(fd)
+    new = stamp_of(st)
+    if new > previous or previous.mtime_s > new.mtime_s + MAX_MTIME_LEAD_S:
+        return
+    if new.size > previous.size:
+        # Same or earlier second, but longer: take the previous second.
+        _set_mtime(fd, st, previous.mtime_s)
+        if stamp_of(os.fstat(fd)) > previous:
+            return
+    for second in range(previous.mtime_s + 1, new.mtime_s + MAX_MTIME_LEAD_S + 1):
+        _set_mtime(fd, st, second)
+        if stamp_of(os.fstat(fd)) > previous:
+            return
+    # No representable second within the lead: grow the file by newlines.
+    f.write(b"\n" * (previous.size + 1 - new.size))
+    f.flush()
+    _set_mtime(fd, st, previous.mtime_s)
+    if stamp_of(os.fstat(fd)) <= previous:  # pragma: no cover - a filesystem lying about mtimes
+        f.write(b"\n")
+        f.flush()
+
+
+def _set_mtime(fd: int, st: os.stat_result, second: int) -> None:
+    os.utime(fd, ns=(st.st_atime_ns, second * _NS))

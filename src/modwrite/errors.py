@@ -1,0 +1,217 @@
+"""The exceptions and warnings modwrite raises.
+
+Every error subclasses :class:`ModwriteError` *and* the built-in exception a
+caller would catch for the same fault (:class:`ValueError`,
+:class:`TypeError`, :class:`SyntaxError`, :class:`OSError`), so code written
+against the built-ins keeps working.  Argument errors are raised before
+anything is written; nothing already on disk is lost.
+
+Import-side failures are never wrapped: they stay the plain
+``ImportError(msg, name=..., path=...)`` CPython raises.
+
+All exceptions pickle (cross-process tests send them between processes).
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from typing import Any
+
+__all__ = [
+    "ArgumentTypeError",
+    "InvalidArgument",
+    "InvalidModuleName",
+    "InvalidSource",
+    "ModuleConflictError",
+    "ModuleSyntaxError",
+    "ModuleWriteError",
+    "ModwriteError",
+    "ModwriteWarning",
+    "VisibilityWarning",
+]
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+class ModwriteError(Exception):
+    """Base class of every error modwrite raises.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __module__ = "modwrite"
+
+
+class ArgumentTypeError(ModwriteError, TypeError):
+    """An argument has the wrong type (a name that is not :class:`str`, a
+    source that is neither :class:`str` nor :class:`bytes`, ...).
+
+    .. versionadded:: 0.1.0
+    """
+
+    __module__ = "modwrite"
+
+
+class InvalidArgument(ModwriteError, ValueError):
+    """An argument has a value modwrite cannot use (an unknown ``visibility``,
+    a negative timeout, a ``files`` mapping with clashing entries, ...).
+
+    .. versionadded:: 0.1.0
+    """
+
+    __module__ = "modwrite"
+
+
+class InvalidModuleName(InvalidArgument):
+    """A module name is not a valid dotted Python module name.
+
+    Empty parts, stray dots, keywords, non-identifiers and names that are not
+    in NFKC normal form (the form the parser gives identifiers, PEP 3131) are
+    rejected.
+
+    :ivar name: the rejected name.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __module__ = "modwrite"
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"invalid module name {name!r}: {reason}")
+        self.name = name
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.name, self.reason))
+
+
+class InvalidSource(InvalidArgument):
+    """A source cannot be stored as a Python module: it contains NUL bytes,
+    or a :class:`str` source cannot be encoded in the encoding its PEP 263
+    coding cookie declares.
+
+    :ivar module: the name of the module the source was meant for.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __module__ = "modwrite"
+
+    def __init__(self, module: str, reason: str) -> None:
+        super().__init__(f"cannot write module {module!r}: {reason}")
+        self.module = module
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.module, self.reason))
+
+
+class ModuleSyntaxError(ModwriteError, SyntaxError):
+    """A source does not compile, or carries a bad PEP 263 coding cookie.
+
+    Raised by compiling the source before anything lands.  It is a
+    :class:`SyntaxError` with the usual ``filename``, ``lineno``, ``offset``
+    and ``text`` attributes (``offset`` is the 1-based column CPython
+    reports), plus ``module``, the dotted name being written.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __module__ = "modwrite"
+
+    def __init__(
+        self,
+        module: str,
+        msg: str,
+        filename: str | None = None,
+        lineno: int | None = None,
+        offset: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        where = f" (line {lineno}, column {offset})" if lineno is not None else ""
+        super().__init__(
+            f"cannot write module {module!r}: {msg}{where}", (filename, lineno, offset, text)
+        )
+        self.module = module
+        self.reason = msg
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            type(self),
+            (self.module, self.reason, self.filename, self.lineno, self.offset, self.text),
+        )
+
+
+class ModuleWriteError(ModwriteError, OSError):
+    """The module or package could not be written: the root is missing, not a
+    directory or read-only, the disk is full, ...
+
+    Built as ``(errno, strerror, filename)``, so :attr:`errno`,
+    :attr:`strerror` and :attr:`filename` work as for any :class:`OSError`,
+    with the errno of the underlying failure preserved.  Whatever was on disk
+    before stays intact and no temporary file is left.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __module__ = "modwrite"
+
+    def __init__(self, errno: int, strerror: str, filename: str | os.PathLike[str]) -> None:
+        super().__init__(errno, strerror, os.fspath(filename))
+
+    def __str__(self) -> str:
+        return f"[Errno {self.errno}] {self.strerror}: {self.filename!r}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.errno, self.strerror, self.filename))
+
+
+class ModuleConflictError(ModuleWriteError):
+    """Something on disk would shadow, or be shadowed by, what is written:
+    a regular package directory or an extension module of the same name
+    beside a new module, or a module file beside a new package.
+
+    ``errno`` is :data:`errno.EEXIST`; ``filename`` names the conflicting
+    path.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __module__ = "modwrite"
+
+    def __init__(
+        self, errno: int, strerror: str, filename: str | os.PathLike[str] = ""
+    ) -> None:
+        super().__init__(errno, strerror, filename)
+
+    @classmethod
+    def shadowing(cls, path: str | os.PathLike[str], what: str) -> ModuleConflictError:
+        """The conflict of *what* (a sentence) at *path*."""
+        return cls(_errno.EEXIST, what, path)
+
+
+class ModwriteWarning(UserWarning):
+    """Base class of the warnings modwrite issues.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __module__ = "modwrite"
+
+
+class VisibilityWarning(ModwriteWarning):
+    """The cross-process visibility wait ran out of its time budget.
+
+    Issued when a directory's mtime could not be moved to a tick later than
+    the landing within ``visibility_timeout`` seconds (filesystems whose
+    directory mtimes never move, a server clock far ahead, ...).  The module
+    is written and visible in the writing process; other processes running
+    CPython's stock finder may need :func:`importlib.invalidate_caches`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __module__ = "modwrite"
