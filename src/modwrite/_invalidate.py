@@ -19,8 +19,9 @@ caches keyed on a directory:
 Keys of :data:`sys.path_importer_cache` are matched by the identity of the
 directory they name, not by spelling: relative entries, ``''`` (stored as the
 working directory), symlinks and trailing separators all match.  An index of
-the keys is kept and brought up to date only when the cache changed size, so
-the cost of a call does not grow with ``sys.path``.
+the keys is kept and brought up to date only when the cache's keys changed
+(detected in O(1) from its size and its last key: dicts keep insertion
+order), so the cost of a call does not grow with ``sys.path``.
 """
 
 from __future__ import annotations
@@ -63,14 +64,24 @@ class _KeyIndex:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cache: dict[str, Any] | None = None
-        self._size = -1
+        self._signature: tuple[int, object] = (-1, None)
         self._known: set[str] = set()
         self.by_spelling: dict[str, set[str]] = {}
         self.aliases: dict[tuple[int, int], set[str]] = {}
 
+    @staticmethod
+    def _signature_of(cache: dict[str, Any]) -> tuple[int, object]:
+        # Dicts keep insertion order, so any new key becomes the last one:
+        # (size, last key) changes whenever keys are added or removed, in O(1).
+        try:
+            return (len(cache), next(reversed(cache), None))
+        except RuntimeError:  # changed by another thread between the two calls
+            return (-1, None)
+
     def sync(self) -> None:
         cache = sys.path_importer_cache
-        if cache is self._cache and len(cache) == self._size:
+        signature = self._signature_of(cache)
+        if cache is self._cache and signature == self._signature:
             return
         with self._lock:
             if cache is not self._cache:
@@ -84,7 +95,7 @@ class _KeyIndex:
             for key in keys - self._known:
                 self._add(key)
             self._known = keys
-            self._size = len(cache)
+            self._signature = signature
 
     def _add(self, key: str) -> None:
         if not isinstance(key, str):  # pragma: no cover - a foreign key type

@@ -399,11 +399,15 @@ def _flatten(name: str, files: object) -> dict[PurePosixPath, bytes | None]:
 
     def add(prefix: PurePosixPath, tree: Mapping[object, object]) -> None:
         for key, value in tree.items():
-            relative = prefix / _key_path(name, key)
             if isinstance(value, Mapping):
+                # A subdirectory: its key is a directory name or path as given.
+                relative = prefix / _key_path(
+                    name, PurePosixPath(key) if isinstance(key, str) else key
+                )
                 _claim(flat, name, relative, None)
                 add(relative, value)
                 continue
+            relative = prefix / _key_path(name, key)
             dotted = ".".join((name, *relative.with_suffix("").parts))
             if relative.suffix == ".py":
                 data = encode_source(dotted, value, relative.as_posix())

@@ -1,0 +1,88 @@
+"""Shared fixtures: isolated import state, a root on sys.path, bytecode on."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import importlib.util as _u
+pytest_plugins = ["tests.fskit.fixtures"] if _u.find_spec("tests.fskit.fixtures") else []  # TEMP
+
+_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def import_state() -> Iterator[None]:
+    """Snapshot and restore the import system's state around every test
+    (CPython's ``test.test_importlib.util.import_state``)."""
+    modules = dict(sys.modules)
+    path = list(sys.path)
+    meta_path = list(sys.meta_path)
+    path_hooks = list(sys.path_hooks)
+    importer_cache = dict(sys.path_importer_cache)
+    dont_write = sys.dont_write_bytecode
+    prefix = sys.pycache_prefix
+    try:
+        yield
+    finally:
+        sys.modules.clear()
+        sys.modules.update(modules)
+        sys.path[:] = path
+        sys.meta_path[:] = meta_path
+        sys.path_hooks[:] = path_hooks
+        sys.path_importer_cache.clear()
+        sys.path_importer_cache.update(importer_cache)
+        sys.dont_write_bytecode = dont_write
+        sys.pycache_prefix = prefix
+        importlib.invalidate_caches()
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A module name no other test uses (module caches are per process)."""
+    return f"mw_t{os.getpid()}_{next(_counter)}"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """An empty directory at the front of :data:`sys.path`."""
+    directory = tmp_path / "root"
+    directory.mkdir()
+    sys.path.insert(0, str(directory))
+    return directory
+
+
+@pytest.fixture
+def bytecode_on() -> Iterator[None]:
+    """Bytecode writing on for this test, whatever PYTHONDONTWRITEBYTECODE
+    says (it is set on the development machines and hides bug 2)."""
+    sys.dont_write_bytecode = False
+    assert not sys.dont_write_bytecode
+    yield
+
+
+def leftovers(directory: Path) -> list[str]:
+    """modwrite's temporary entries anywhere under *directory*."""
+    return [
+        str(p.relative_to(directory))
+        for p in directory.rglob("*")
+        if ".modwrite-tmp" in p.name
+    ]
+
+
+def child_env() -> dict[str, str]:
+    """Environment for a child interpreter: bytecode writing on, modwrite and
+    the tests importable."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    here = Path(__file__).resolve().parent.parent
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(here / "src"), str(here), env.get("PYTHONPATH", "")) if p
+    )
+    return env

@@ -1,0 +1,238 @@
+"""No process runs bytecode older than the source modwrite landed (G3).
+
+Every test here runs with bytecode writing on and proves it (a pyc exists
+after the first import).  The environment of the development machines sets
+PYTHONDONTWRITEBYTECODE=1, which hides the bug entirely.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import marshal
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import modwrite
+from modwrite._stamp import MAX_MTIME_LEAD_S, Stamp, make_stamp_unique, stamp_of
+
+from .conftest import child_env
+
+REWRITES = int(os.environ.get("MODWRITE_TEST_REWRITES", "200"))
+FRESH_REWRITES = int(os.environ.get("MODWRITE_TEST_FRESH_REWRITES", "40"))
+
+
+def _version(i: int) -> str:
+    """Versions of one size: 'V = 10000\\n', 'V = 10001\\n', ..."""
+    return f"V = {10000 + i}\n"
+
+
+def test_same_size_same_second_rewrites_reload_the_new_code(
+    root: Path, unique_name: str, bytecode_on: None
+) -> None:
+    path = modwrite.write_module(unique_name, _version(0), root=root, visibility="process")
+    module = importlib.import_module(unique_name)
+    pyc = Path(importlib.util.cache_from_source(str(path)))
+    assert pyc.exists(), "bytecode writing is off: the test would prove nothing"
+    stale = same_second = 0
+    for i in range(1, REWRITES + 1):
+        before = int(time.time())
+        modwrite.write_module(unique_name, _version(i), root=root, visibility="process")
+        same_second += int(time.time()) == before
+        stale += importlib.reload(module).V != 10000 + i
+    assert stale == 0
+    # The hazard was exercised: most rewrites fell in one second with another.
+    assert same_second >= REWRITES * 0.9
+    # The stamp rule's side effects stay bounded.
+    assert path.stat().st_mtime <= time.time() + MAX_MTIME_LEAD_S + 1
+
+
+def test_plain_same_size_rewrite_runs_stale_code(
+    root: Path, unique_name: str, bytecode_on: None
+) -> None:
+    """Control: the check above can fail: without modwrite it does."""
+    path = root / f"{unique_name}.py"
+    path.write_text(_version(0))
+    module = importlib.import_module(unique_name)
+    assert Path(importlib.util.cache_from_source(str(path))).exists()
+    first = path.stat()
+    path.write_text(_version(1))
+    os.utime(path, ns=(first.st_atime_ns, first.st_mtime_ns))  # pin the same second
+    assert importlib.reload(module).V == 10000
+
+
+_CHILD = """
+import importlib, sys
+sys.path.insert(0, sys.argv[1])
+assert not sys.dont_write_bytecode
+print(importlib.import_module(sys.argv[2]).V - 10000)
+"""
+
+
+def _fresh_import(root: Path, name: str, *flags: str) -> int:
+    out = subprocess.run(
+        [sys.executable, *flags, "-c", _CHILD, str(root), name],
+        env=child_env(), capture_output=True, text=True, check=True, timeout=60,
+    )
+    return int(out.stdout)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        pytest.param((), id="plain"),
+        pytest.param(("-O",), id="O"),
+        pytest.param(("-OO",), id="OO"),
+        pytest.param(("-X", "pycache_prefix={prefix}"), id="pycache_prefix"),
+    ],
+)
+def test_fresh_processes_never_run_stale_bytecode(
+    root: Path, tmp_path: Path, unique_name: str, flags: tuple[str, ...]
+) -> None:
+    flags = tuple(f.format(prefix=tmp_path / "prefix") for f in flags)
+    path = modwrite.write_module(unique_name, _version(0), root=root)
+    assert _fresh_import(root, unique_name, *flags) == 0
+    caches = list(root.rglob("*.pyc")) + list((tmp_path / "prefix").rglob("*.pyc"))
+    assert caches, "no pyc was written: bytecode writing was off"
+    for i in range(1, FRESH_REWRITES + 1):
+        modwrite.write_module(unique_name, _version(i), root=root)
+        assert _fresh_import(root, unique_name, *flags) == i
+    assert path.read_text().rstrip("\n") == _version(FRESH_REWRITES).rstrip("\n")
+
+
+def _timestamp_pyc(source: bytes, stamp: Stamp, path: str) -> bytes:
+    """The pyc a stock reader writes (PEP 552, flags 0), as
+    ``importlib._bootstrap_external._code_to_timestamp_pyc`` builds it."""
+    code = compile(source, path, "exec", dont_inherit=True)
+    return b"".join(
+        (
+            importlib.util.MAGIC_NUMBER,
+            (0).to_bytes(4, "little"),
+            (stamp.mtime_s & 0xFFFFFFFF).to_bytes(4, "little"),
+            (stamp.size & 0xFFFFFFFF).to_bytes(4, "little"),
+            marshal.dumps(code),
+        )
+    )
+
+
+def _race_stock_reader(root: Path, name: str, write_new: object) -> int:
+    """A stock process read the old source just before the landing and writes
+    its pyc just after it; what does the next fresh process run?"""
+    path = root / f"{name}.py"
+    old_source = path.read_bytes()
+    old_stamp = stamp_of(path.stat())
+    write_new()  # type: ignore[operator]
+    for optimization in ("", 1, 2):
+        pyc = Path(importlib.util.cache_from_source(str(path), optimization=optimization))
+        pyc.parent.mkdir(exist_ok=True)
+        pyc.write_bytes(_timestamp_pyc(old_source, old_stamp, str(path)))
+    return _fresh_import(root, name)
+
+
+def test_racing_stock_reader_cannot_make_a_fresh_process_run_old_code(
+    root: Path, unique_name: str
+) -> None:
+    modwrite.write_module(unique_name, _version(0), root=root)
+    for i in range(1, 11):
+        result = _race_stock_reader(
+            root, unique_name,
+            lambda i=i: modwrite.write_module(unique_name, _version(i), root=root),
+        )
+        assert result == i
+
+
+def test_racing_stock_reader_control_without_modwrite(root: Path, unique_name: str) -> None:
+    """Control: the same race against a plain write runs the old code."""
+    path = root / f"{unique_name}.py"
+    path.write_text(_version(0))
+
+    def plain_write() -> None:
+        st = path.stat()
+        path.write_text(_version(1))
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the same second
+
+    assert _race_stock_reader(root, unique_name, plain_write) == 0
+
+
+# -- the stamp rule, deterministically ------------------------------------------
+
+
+def _temp_with(tmp_path: Path, data: bytes, mtime_s: int) -> tuple[Path, object]:
+    path = tmp_path / "new.py"
+    f = open(path, "wb")  # noqa: SIM115 - closed by the caller
+    f.write(data)
+    f.flush()
+    os.utime(f.fileno(), ns=(0, mtime_s * 1_000_000_000))
+    return path, f
+
+
+def test_later_second_keeps_the_natural_stamp(tmp_path: Path) -> None:
+    path, f = _temp_with(tmp_path, b"V = 1\n", 1000)
+    with f:  # type: ignore[attr-defined]
+        make_stamp_unique(f, Stamp(999, 6))  # type: ignore[arg-type]
+    assert stamp_of(path.stat()) == Stamp(1000, 6)
+
+
+def test_longer_in_the_same_second_keeps_the_natural_stamp(tmp_path: Path) -> None:
+    path, f = _temp_with(tmp_path, b"V = 10\n", 1000)
+    with f:  # type: ignore[attr-defined]
+        make_stamp_unique(f, Stamp(1000, 6))  # type: ignore[arg-type]
+    assert stamp_of(path.stat()) == Stamp(1000, 7)
+
+
+def test_same_size_same_second_moves_the_mtime_one_second(tmp_path: Path) -> None:
+    path, f = _temp_with(tmp_path, b"V = 2\n", 1000)
+    with f:  # type: ignore[attr-defined]
+        make_stamp_unique(f, Stamp(1000, 6))  # type: ignore[arg-type]
+    assert stamp_of(path.stat()) == Stamp(1001, 6)
+    assert path.read_bytes() == b"V = 2\n"
+
+
+def test_past_the_lead_the_file_grows_by_newlines(tmp_path: Path) -> None:
+    path, f = _temp_with(tmp_path, b"V = 3\n", 1000)
+    with f:  # type: ignore[attr-defined]
+        make_stamp_unique(f, Stamp(1000 + MAX_MTIME_LEAD_S, 6))  # type: ignore[arg-type]
+    assert stamp_of(path.stat()) == Stamp(1000 + MAX_MTIME_LEAD_S, 7)
+    assert path.read_bytes() == b"V = 3\n\n"
+
+
+def test_longer_behind_a_moved_predecessor_takes_its_second(tmp_path: Path) -> None:
+    path, f = _temp_with(tmp_path, b"V = 30\n", 1000)
+    with f:  # type: ignore[attr-defined]
+        make_stamp_unique(f, Stamp(1001, 6))  # type: ignore[arg-type]
+    assert stamp_of(path.stat()) == Stamp(1001, 7)
+
+
+def test_predecessor_far_in_the_future_is_left_alone(tmp_path: Path) -> None:
+    path, f = _temp_with(tmp_path, b"V = 3\n", 1000)
+    with f:  # type: ignore[attr-defined]
+        make_stamp_unique(f, Stamp(5000, 6))  # type: ignore[arg-type]
+    assert stamp_of(path.stat()) == Stamp(1000, 6)
+
+
+def test_stamps_strictly_increase_over_many_fast_rewrites(root: Path) -> None:
+    stamps = []
+    for i in range(300):
+        path = modwrite.write_module("m", _version(i % 7), root=root, visibility="process")
+        stamps.append(stamp_of(path.stat()))
+    assert all(a < b for a, b in zip(stamps, stamps[1:]))
+    assert stamps[-1].mtime_s <= int(time.time()) + MAX_MTIME_LEAD_S
+
+
+@pytest.mark.parametrize(
+    "old_mtime_s", [2**31 - 1, 2**32 - 1, 2**32, 2**32 + 1], ids=lambda v: f"2**32{v - 2**32:+d}"
+)
+def test_mtimes_at_the_32_bit_edges(root: Path, unique_name: str, old_mtime_s: int) -> None:
+    """The pyc header keeps mtime modulo 2**32 (CPython's
+    ``test_source_mtime_long_long``): an old version stamped at the edges
+    never validates against the new one."""
+    path = modwrite.write_module(unique_name, _version(1), root=root)
+    os.utime(path, (old_mtime_s, old_mtime_s))
+    assert _fresh_import(root, unique_name) == 1
+    modwrite.write_module(unique_name, _version(2), root=root)
+    assert _fresh_import(root, unique_name) == 2

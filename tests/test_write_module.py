@@ -1,0 +1,315 @@
+"""write_module(): lands atomically, importable at once, bad input refused."""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import os
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+import modwrite
+from modwrite import _atomic
+
+from .conftest import leftovers
+
+
+def test_write_then_import_in_process(root: Path, unique_name: str) -> None:
+    path = modwrite.write_module(unique_name, "VALUE = 1\n", root=root)
+    assert path == root / f"{unique_name}.py"
+    assert path.is_absolute()
+    assert importlib.import_module(unique_name).VALUE == 1
+    assert leftovers(root) == []
+
+
+def test_new_module_after_directory_was_cached_is_found(root: Path, unique_name: str) -> None:
+    """[directory cached] the bpython reproduction: an import from the directory,
+    then a new module in it, imported at once."""
+    modwrite.write_module(unique_name + "_first", "", root=root)
+    importlib.import_module(unique_name + "_first")
+    for i in range(50):
+        modwrite.write_module(f"{unique_name}_{i}", f"I = {i}\n", root=root, visibility="process")
+        assert importlib.import_module(f"{unique_name}_{i}").I == i
+
+
+def test_rewrite_then_reload_runs_new_code(
+    root: Path, unique_name: str, bytecode_on: None
+) -> None:
+    modwrite.write_module(unique_name, "VALUE = 1\n", root=root)
+    module = importlib.import_module(unique_name)
+    assert Path(importlib.util.cache_from_source(module.__file__)).exists()  # bytecode is on
+    for value in range(2, 30):
+        modwrite.write_module(unique_name, f"VALUE = {value % 10}\n", root=root)
+        assert importlib.reload(module).VALUE == value % 10
+
+
+def test_parent_packages_must_exist(root: Path) -> None:
+    with pytest.raises(modwrite.ModuleWriteError) as info:
+        modwrite.write_module("pkg.sub.mod", "x = 1\n", root=root)
+    assert info.value.errno == errno.ENOENT
+    assert "parents=True" in str(info.value)
+    assert list(root.iterdir()) == []
+
+
+def test_parents_are_created_as_regular_packages(root: Path, unique_name: str) -> None:
+    name = f"{unique_name}.sub.mod"
+    path = modwrite.write_module(name, "X = 3\n", root=root, parents=True)
+    assert path == root / unique_name / "sub" / "mod.py"
+    assert (root / unique_name / "__init__.py").read_bytes() == b""
+    assert (root / unique_name / "sub" / "__init__.py").exists()
+    assert importlib.import_module(name).X == 3
+    assert importlib.import_module(unique_name).__file__ is not None  # regular, not namespace
+    assert leftovers(root) == []
+
+
+def test_existing_namespace_parent_is_accepted(root: Path, unique_name: str) -> None:
+    (root / unique_name).mkdir()
+    modwrite.write_module(f"{unique_name}.mod", "X = 1\n", root=root)
+    assert importlib.import_module(f"{unique_name}.mod").X == 1
+
+
+def test_parent_that_is_a_file_is_an_error(root: Path) -> None:
+    (root / "pkg").write_text("")
+    with pytest.raises(modwrite.ModuleWriteError) as info:
+        modwrite.write_module("pkg.mod", "", root=root, parents=True)
+    assert info.value.errno == errno.ENOTDIR
+
+
+def test_creating_a_parent_package_over_a_module_is_a_conflict(root: Path) -> None:
+    (root / "pkg.py").write_text("")
+    with pytest.raises(modwrite.ModuleConflictError):
+        modwrite.write_module("pkg.mod", "", root=root, parents=True)
+    assert sorted(p.name for p in root.iterdir()) == ["pkg.py"]
+
+
+def test_a_package_of_the_same_name_is_a_conflict(root: Path) -> None:
+    (root / "thing").mkdir()
+    (root / "thing" / "__init__.py").write_text("")
+    with pytest.raises(modwrite.ModuleConflictError) as info:
+        modwrite.write_module("thing", "x = 1\n", root=root)
+    assert info.value.errno == errno.EEXIST
+    assert info.value.filename == str(root / "thing")
+    assert not (root / "thing.py").exists()
+
+
+def test_a_plain_directory_of_the_same_name_is_no_conflict(root: Path) -> None:
+    (root / "thing").mkdir()
+    modwrite.write_module("thing", "x = 1\n", root=root)
+    assert importlib.import_module("thing").x == 1
+
+
+@pytest.mark.parametrize("suffix", importlib.machinery.EXTENSION_SUFFIXES)
+def test_an_extension_module_of_the_same_name_is_a_conflict(root: Path, suffix: str) -> None:
+    (root / f"thing{suffix}").write_bytes(b"")
+    with pytest.raises(modwrite.ModuleConflictError, match="extension"):
+        modwrite.write_module("thing", "x = 1\n", root=root)
+    assert not (root / "thing.py").exists()
+
+
+def test_root_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(modwrite.ModuleWriteError) as info:
+        modwrite.write_module("m", "", root=tmp_path / "missing")
+    assert info.value.errno == errno.ENOENT
+    assert "create_root=True" in str(info.value)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_root_is_created_when_asked(tmp_path: Path) -> None:
+    path = modwrite.write_module("m", "", root=tmp_path / "a" / "b", create_root=True)
+    assert path.exists()
+
+
+def test_root_must_be_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("keep")
+    with pytest.raises(modwrite.ModuleWriteError) as info:
+        modwrite.write_module("m", "", root=tmp_path / "file")
+    assert info.value.errno == errno.ENOTDIR
+    assert (tmp_path / "file").read_text() == "keep"
+
+
+@pytest.mark.parametrize("root_value", [None, 3, b"/tmp"], ids=repr)
+def test_root_type_is_checked(root_value: object) -> None:
+    with pytest.raises(modwrite.ArgumentTypeError):
+        modwrite.write_module("m", "", root=root_value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "error"),
+    [
+        ("visibility", "everyone", modwrite.InvalidArgument),
+        ("visibility_timeout", -1, modwrite.InvalidArgument),
+        ("visibility_timeout", float("nan"), modwrite.InvalidArgument),
+        ("visibility_timeout", "1", modwrite.ArgumentTypeError),
+    ],
+)
+def test_options_are_checked_before_writing(
+    root: Path, option: str, value: object, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        modwrite.write_module("m", "", root=root, **{option: value})  # type: ignore[arg-type]
+    assert list(root.iterdir()) == []
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a read-only bind mount: EROFS even for root (a 0555
+    mode would not stop root)."""
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    (directory / "keep.py").write_text("KEEP = 1\n")
+    subprocess.run(["mount", "--bind", str(directory), str(directory)], check=True)
+    try:
+        subprocess.run(
+            ["mount", "-o", "remount,ro,bind", str(directory)], check=True
+        )
+        yield directory
+    finally:
+        subprocess.run(["umount", str(directory)], check=True)
+
+
+def test_read_only_root_is_refused_before_writing(read_only_dir: Path) -> None:
+    with pytest.raises(modwrite.ModuleWriteError) as info:
+        modwrite.write_module("keep", "KEEP = 2\n", root=read_only_dir)
+    assert info.value.errno in (errno.EROFS, errno.EACCES)
+    assert (read_only_dir / "keep.py").read_text() == "KEEP = 1\n"
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs: small enough to fill."""
+    directory = tmp_path / "tiny"
+    directory.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(directory)], check=True
+    )
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", str(directory)], check=True)
+
+
+def test_disk_full_keeps_the_old_file_and_leaves_no_temporary(tiny_fs: Path) -> None:
+    modwrite.write_module("m", "OLD = 1\n", root=tiny_fs)
+    big = "X = 1\n" + "#" * 200_000 + "\n"
+    with pytest.raises(modwrite.ModuleWriteError) as info:
+        modwrite.write_module("m", big, root=tiny_fs)
+    assert info.value.errno == errno.ENOSPC
+    assert (tiny_fs / "m.py").read_text() == "OLD = 1\n"
+    assert leftovers(tiny_fs) == []
+
+
+def test_failed_rename_keeps_the_old_file_and_leaves_no_temporary(root: Path) -> None:
+    modwrite.write_module("m", "OLD = 1\n", root=root)
+    failure = OSError(errno.EIO, "injected")
+    with mock.patch.object(_atomic.os, "replace", side_effect=failure):
+        with pytest.raises(modwrite.ModuleWriteError) as info:
+            modwrite.write_module("m", "NEW = 1\n", root=root)
+    assert info.value.errno == errno.EIO
+    assert (root / "m.py").read_text() == "OLD = 1\n"
+    assert leftovers(root) == []
+
+
+def test_new_file_gets_open_permissions_under_the_umask(root: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        path = modwrite.write_module("m", "", root=root)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_replaced_file_keeps_its_permissions(root: Path) -> None:
+    path = modwrite.write_module("m", "", root=root)
+    path.chmod(0o604)
+    modwrite.write_module("m", "x = 1\n", root=root)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o604
+
+
+def test_fsync_only_when_durable(root: Path) -> None:
+    with mock.patch.object(_atomic.os, "fsync", wraps=os.fsync) as fsync:
+        modwrite.write_module("m", "", root=root)
+        assert fsync.call_count == 0
+        modwrite.write_module("m", "x = 1\n", root=root, durable=True)
+        assert fsync.call_count == 2  # the file, then its directory
+
+
+def test_temporary_names_are_never_importable_nor_listed(root: Path) -> None:
+    import pkgutil
+
+    name = _atomic.temporary_name("mod.py")
+    (root / name).write_text("x = 1\n")
+    (root / _atomic.temporary_name("pkg")).mkdir()
+    assert [m.name for m in pkgutil.iter_modules([str(root)])] == []
+    assert importlib.machinery.PathFinder.find_spec(name.split(".")[1], [str(root)]) is None
+
+
+def test_concurrent_writers_of_one_name_never_tear(root: Path, unique_name: str) -> None:
+    versions = [f"V = {i!r}\nPAD = {'x' * (i * 37 % 500)!r}\n" for i in range(40)]
+    errors: list[BaseException] = []
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def writer(offset: int) -> None:
+        try:
+            for v in versions[offset::4]:
+                modwrite.write_module(unique_name, v, root=root, visibility="process")
+        except BaseException as exc:
+            errors.append(exc)
+
+    def reader() -> None:
+        while not done.is_set():
+            try:
+                seen.add((root / f"{unique_name}.py").read_text())
+            except FileNotFoundError:
+                pass
+
+    modwrite.write_module(unique_name, versions[0], root=root)
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    watcher.join()
+    assert errors == []
+    assert {s.rstrip("\n") + "\n" for s in seen} <= set(versions)
+    final = (root / f"{unique_name}.py").read_text()
+    assert final.rstrip("\n") + "\n" in {versions[i] for i in (36, 37, 38, 39)}
+    assert leftovers(root) == []
+
+
+_PROCESS_WRITER = """
+import sys, modwrite
+root, name, worker = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for i in range(25):
+    modwrite.write_module(name, f"W = {worker}\\nI = {i}\\n", root=root, visibility="process")
+    modwrite.write_module(f"{name}_{worker}_{i}", "", root=root, visibility="process")
+"""
+
+
+def test_concurrent_processes_never_tear_nor_lose_writes(root: Path, unique_name: str) -> None:
+    from .conftest import child_env
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _PROCESS_WRITER, str(root), unique_name, str(w)],
+            env=child_env(),
+        )
+        for w in range(3)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    names = {p.name for p in root.iterdir() if p.name != "__pycache__"}
+    assert names == {f"{unique_name}.py"} | {
+        f"{unique_name}_{w}_{i}.py" for w in range(3) for i in range(25)
+    }
+    final = (root / f"{unique_name}.py").read_text()
+    assert final.rstrip("\n").endswith("I = 24")

@@ -1,0 +1,178 @@
+"""write_package(): a package lands whole and replaces the old one whole (G4)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+from pathlib import Path, PurePosixPath
+from unittest import mock
+
+import pytest
+
+import modwrite
+from modwrite import _write
+
+from .conftest import leftovers
+
+
+def test_files_mapping_forms(root: Path, unique_name: str) -> None:
+    path = modwrite.write_package(
+        unique_name,
+        {
+            "__init__": "A = 1\n",
+            "sub.mod": "B = 2\n",
+            "other/__init__.py": "",
+            "other/data.json": b'{"k": 1}',
+            PurePosixPath("other/x.py"): "C = 3\n",
+            "nested": {"__init__": "", "deep": {"leaf.py": "D = 4\n"}},
+        },
+        root=root,
+    )
+    assert path == root / unique_name
+    assert importlib.import_module(unique_name).A == 1
+    assert importlib.import_module(f"{unique_name}.sub.mod").B == 2
+    assert importlib.import_module(f"{unique_name}.other.x").C == 3
+    assert importlib.import_module(f"{unique_name}.nested.deep.leaf").D == 4
+    assert (path / "other" / "data.json").read_bytes() == b'{"k": 1}'
+    assert leftovers(root) == []
+
+
+def test_missing_init_is_added(root: Path, unique_name: str) -> None:
+    path = modwrite.write_package(unique_name, {"mod": "X = 1\n"}, root=root)
+    assert (path / "__init__.py").read_bytes() == b""
+    assert importlib.import_module(unique_name).__file__ == str(path / "__init__.py")
+
+
+def test_replacement_is_whole_and_old_files_are_gone(root: Path, unique_name: str) -> None:
+    modwrite.write_package(unique_name, {"__init__": "V = 1\n", "old": "", "d/x.txt": "x"}, root=root)
+    pkg = importlib.import_module(unique_name)
+    importlib.import_module(f"{unique_name}.old")
+    modwrite.write_package(unique_name, {"__init__": "V = 2\n", "new": ""}, root=root)
+    assert importlib.reload(pkg).V == 2
+    assert sorted(p.name for p in (root / unique_name).iterdir() if p.name != "__pycache__") == [
+        "__init__.py", "new.py"
+    ]
+    sys.modules.pop(f"{unique_name}.old")
+    with pytest.raises(ImportError):
+        importlib.import_module(f"{unique_name}.old")
+    importlib.import_module(f"{unique_name}.new")
+    assert leftovers(root) == []
+
+
+def test_readers_see_one_whole_version(root: Path, unique_name: str) -> None:
+    """[package replaced whole] two files that must agree are never seen mixed."""
+
+    def version(i: int) -> dict[str, str]:
+        return {"__init__": "", "a.py": f"V = {i}\n", "b.py": f"V = {i}\n"}
+
+    modwrite.write_package(unique_name, version(0), root=root)
+    mixed: list[tuple[str, str]] = []
+    missing = 0
+    done = threading.Event()
+    target = str(root / unique_name)
+
+    def read(directory_fd: int, name: str) -> str:
+        with open(name, opener=lambda p, f: os.open(p, f, dir_fd=directory_fd)) as f:
+            return f.read()
+
+    def reader() -> None:
+        nonlocal missing
+        while not done.is_set():
+            try:
+                directory_fd = os.open(target, os.O_RDONLY)
+            except FileNotFoundError:
+                missing += 1
+                continue
+            try:
+                a, b = read(directory_fd, "a.py"), read(directory_fd, "b.py")
+            except FileNotFoundError:
+                continue  # this tree was replaced and deleted meanwhile
+            finally:
+                os.close(directory_fd)
+            if a != b:
+                mixed.append((a, b))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for i in range(1, 60):
+            modwrite.write_package(unique_name, version(i), root=root, visibility="process")
+    finally:
+        done.set()
+        thread.join()
+    assert mixed == []
+    assert missing == 0  # RENAME_EXCHANGE: the package path never disappears
+
+
+def test_fallback_without_exchange_still_replaces(root: Path, unique_name: str) -> None:
+    modwrite.write_package(unique_name, {"__init__": "V = 1\n"}, root=root)
+    with mock.patch.object(_write, "exchange", return_value=False):
+        modwrite.write_package(unique_name, {"__init__": "V = 2\n"}, root=root)
+    assert importlib.import_module(unique_name).V == 2
+    assert leftovers(root) == []
+
+
+def test_finders_of_old_and_new_directories_are_invalidated(root: Path, unique_name: str) -> None:
+    modwrite.write_package(unique_name, {"__init__": "", "sub/__init__.py": "", "sub/a.py": ""}, root=root)
+    importlib.import_module(f"{unique_name}.sub.a")
+    modwrite.write_package(
+        unique_name, {"__init__": "", "sub/__init__.py": "", "sub/b.py": "B = 1\n"}, root=root
+    )
+    assert importlib.import_module(f"{unique_name}.sub.b").B == 1
+
+
+@pytest.mark.parametrize(
+    ("files", "match"),
+    [
+        pytest.param({"a": "", "a.py": ""}, "twice", id="duplicate"),
+        pytest.param({"a.py": "", "a.py/b.py": ""}, "both a file and a directory", id="file-dir"),
+        pytest.param({"/abs.py": ""}, "relative", id="absolute"),
+        pytest.param({"../up.py": ""}, "relative", id="parent"),
+        pytest.param({"x/../../y.py": ""}, "relative", id="inner-parent"),
+    ],
+)
+def test_clashing_or_escaping_entries_are_refused(root: Path, files: dict, match: str) -> None:
+    with pytest.raises(modwrite.InvalidArgument, match=match):
+        modwrite.write_package("pkg", files, root=root)
+    assert list(root.iterdir()) == []
+
+
+def test_invalid_module_keys_and_contents_are_refused(root: Path) -> None:
+    with pytest.raises(modwrite.InvalidModuleName):
+        modwrite.write_package("pkg", {"not-valid": ""}, root=root)
+    with pytest.raises(modwrite.ModuleSyntaxError) as info:
+        modwrite.write_package("pkg", {"sub.bad": "def f(:\n"}, root=root)
+    assert info.value.module == "pkg.sub.bad"
+    with pytest.raises(modwrite.ArgumentTypeError):
+        modwrite.write_package("pkg", {"data.bin": 3}, root=root)  # type: ignore[dict-item]
+    with pytest.raises(modwrite.ArgumentTypeError):
+        modwrite.write_package("pkg", ["__init__"], root=root)  # type: ignore[arg-type]
+    with pytest.raises(modwrite.ArgumentTypeError):
+        modwrite.write_package("pkg", {3: ""}, root=root)  # type: ignore[dict-item]
+    assert list(root.iterdir()) == []
+
+
+def test_conflicts(root: Path) -> None:
+    (root / "mod.py").write_text("")
+    with pytest.raises(modwrite.ModuleConflictError, match="module file"):
+        modwrite.write_package("mod", {}, root=root)
+    (root / "afile").write_text("")
+    with pytest.raises(modwrite.ModuleConflictError, match="not a directory"):
+        modwrite.write_package("afile", {}, root=root)
+    assert sorted(p.name for p in root.iterdir()) == ["afile", "mod.py"]
+
+
+def test_subpackage_with_parents(root: Path, unique_name: str) -> None:
+    modwrite.write_package(f"{unique_name}.inner", {"__init__": "I = 1\n"}, root=root, parents=True)
+    assert importlib.import_module(f"{unique_name}.inner").I == 1
+
+
+def test_stamp_rule_applies_to_each_file(root: Path, unique_name: str) -> None:
+    from modwrite._stamp import stamp_of
+
+    first = modwrite.write_package(unique_name, {"__init__": "V = 1\n"}, root=root)
+    before = stamp_of((first / "__init__.py").stat())
+    modwrite.write_package(unique_name, {"__init__": "V = 2\n"}, root=root)
+    assert stamp_of((first / "__init__.py").stat()) > before
