@@ -44,10 +44,18 @@ def test_package_lands_a_tree_without_caches(root: Path, tmp_path: Path) -> None
     (tree / "sub" / "__init__.py").write_text("")
     (tree / "sub" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"junk")
     (tree / "sub" / "data.txt").write_text("d")
+    (tree / "py.typed").write_text("")
+    (tree / "README.md").write_text("# not python")
     assert _cli.main(["package", "gen", str(tree), "--root", str(root)]) == 0
     landed = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
-    assert landed == ["gen", "gen/__init__.py", "gen/sub", "gen/sub/__init__.py",
-                      "gen/sub/data.txt"]
+    assert landed == ["gen", "gen/README.md", "gen/__init__.py", "gen/py.typed", "gen/sub",
+                      "gen/sub/__init__.py", "gen/sub/data.txt"]
+
+
+def test_probe_of_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    result = run("probe", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert "is not a directory" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -57,7 +65,7 @@ def test_package_lands_a_tree_without_caches(root: Path, tmp_path: Path) -> None
         pytest.param(["write", "m"], b"x = (\n", 3, "was never closed", id="syntax"),
         pytest.param(["write", "m", "--visibility", "x"], b"", 2, "invalid choice", id="usage"),
         pytest.param(["write", "m", "/nonexistent/src.py"], b"", 2, "cannot read", id="no-file"),
-        pytest.param(["write", "a.b"], b"", 5, "parents=True", id="no-parent"),
+        pytest.param(["write", "a.b"], b"", 5, "--parents", id="no-parent"),
     ],
 )
 def test_errors_have_exit_codes_and_messages(

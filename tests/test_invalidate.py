@@ -163,6 +163,7 @@ def test_new_distribution_metadata_is_seen(tmp_path: Path, unique_name: str) -> 
     assert importlib.metadata.version(dist) == "1.2"
 
 
-def test_path_type_is_checked() -> None:
-    with pytest.raises(TypeError):
-        modwrite.invalidate_caches(3)  # type: ignore[arg-type]
+@pytest.mark.parametrize("path", [3, b"/tmp", object()], ids=repr)
+def test_path_type_is_checked(path: object) -> None:
+    with pytest.raises(modwrite.ArgumentTypeError):
+        modwrite.invalidate_caches(path)  # type: ignore[arg-type]

@@ -77,6 +77,13 @@ def test_non_source_types_are_type_errors(root: Path, source: object) -> None:
 
 def test_a_failing_source_leaves_the_old_module_intact(root: Path) -> None:
     path = modwrite.write_module("m", "x = 1\n", root=root)
-    with pytest.raises(modwrite.ModuleSyntaxError):
+    with pytest.raises(modwrite.ModuleSyntaxError) as info:
         modwrite.write_module("m", "x = = 2\n", root=root)
     assert path.read_text() == "x = 1\n"
+    assert info.value.text is not None and "= = 2" in info.value.text  # the new line
+
+
+def test_a_failing_source_creates_no_root(tmp_path: Path) -> None:
+    with pytest.raises(modwrite.ModuleSyntaxError):
+        modwrite.write_module("m", "x = (\n", root=tmp_path / "new", create_root=True)
+    assert not (tmp_path / "new").exists()

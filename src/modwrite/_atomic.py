@@ -3,28 +3,30 @@
 atomicwrites is archived upstream; everything modwrite needs from it goes
 through :func:`write_atomic`, so replacing it is a change to this file only.
 Its defaults do not fit module files, so :class:`_ModuleFileWriter` changes
-four of them on purpose:
+them on purpose:
 
 * fsync of the file and of its directory only when ``durable=True``
   (atomicwrites fsyncs both on every write: 1.17 ms against 43 µs for a
   temporary write + :func:`os.replace`, measured on ext4 here);
-* the temporary file is created with ``open(..., "xb")`` (``O_EXCL``, mode
-  0o666 under the umask), so the landed module gets the permissions a plain
-  :func:`open` would give it, not ``mkstemp``'s 0600;
+* the temporary file is created with ``O_EXCL`` and mode 0o666 under the
+  umask, so a new module gets the permissions a plain :func:`open` would give
+  it, not ``mkstemp``'s 0600, and a replaced one keeps its own;
 * its name can never be imported nor listed by :func:`pkgutil.iter_modules`
   (see :func:`temporary_name`);
-* the commit always replaces (``overwrite=True``), via :func:`os.replace`.
+* the commit always replaces (``overwrite=True``), via :func:`os.replace`,
+  relative to the locked directory's descriptor.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-import secrets
-import stat
 from collections.abc import Callable
 from typing import IO, Any
 
 from atomicwrites import AtomicWriter
+
+from ._lock import LockedDirectory
 
 __all__ = ["TEMP_MARKER", "fsync_directory", "temporary_name", "write_atomic"]
 
@@ -35,18 +37,29 @@ __all__ = ["TEMP_MARKER", "fsync_directory", "temporary_name", "write_atomic"]
 TEMP_MARKER = ".modwrite-tmp"
 
 
+_serial = itertools.count()
+_pid_token = (-1, "")
+
+
 def temporary_name(leaf: str) -> str:
     """A unique, never-importable name for a temporary entry beside *leaf*.
 
-    The pid is part of the name so that ``modwrite clean`` can tell the
-    entries of a dead writer from those of a live one.
+    ``.<leaf>.<pid>-<random><serial><marker>``: the pid lets ``modwrite
+    clean`` tell the entries of a dead writer from those of a live one; a
+    random token drawn once per process and a serial number make the name
+    unique without a system call per name (entries are created with
+    ``O_EXCL`` regardless).
     """
-    return f".{leaf}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_MARKER}"
+    global _pid_token
+    pid = os.getpid()
+    if _pid_token[0] != pid:  # first call, or a forked child
+        _pid_token = (pid, f"{pid}-{os.urandom(4).hex()}")
+    return f".{leaf}.{_pid_token[1]}{next(_serial):x}{TEMP_MARKER}"
 
 
 def fsync_directory(path: str) -> None:
     """fsync the directory *path* (makes renames in it durable; POSIX only)."""
-    if os.name != "posix":
+    if os.name != "posix":  # pragma: no cover - Windows
         return
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -58,23 +71,28 @@ def fsync_directory(path: str) -> None:
 class _ModuleFileWriter(AtomicWriter):  # type: ignore[misc]
     """:class:`atomicwrites.AtomicWriter` with modwrite's defaults."""
 
-    def __init__(self, path: str, *, durable: bool, mode_bits: int | None) -> None:
-        super().__init__(path, mode="wb", overwrite=True)
+    def __init__(
+        self, directory: LockedDirectory, name: str, *, durable: bool, mode_bits: int | None
+    ) -> None:
+        super().__init__(directory.join(name), mode="wb", overwrite=True)
+        self._directory = directory
+        self._name = name
+        self._temp = temporary_name(name)
         self._durable = durable
         self._mode_bits = mode_bits
+        self._created = False
 
     def get_fileobject(self, **kwargs: Any) -> IO[bytes]:
-        directory, leaf = os.path.split(self._path)
-        temp = os.path.join(directory, temporary_name(leaf))
-        f = open(temp, "xb")  # noqa: SIM115 - closed by AtomicWriter._open
-        if self._mode_bits is not None:
-            try:
-                os.chmod(f.fileno(), self._mode_bits)
-            except BaseException:
-                f.close()
-                os.unlink(temp)
-                raise
-        return f
+        fd = self._directory.open_new(self._temp)
+        self._created = True
+        try:
+            if self._mode_bits is not None:
+                os.chmod(fd, self._mode_bits)
+            return os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            self._directory.unlink(self._temp)
+            raise
 
     def sync(self, f: IO[bytes]) -> None:
         f.flush()
@@ -82,42 +100,42 @@ class _ModuleFileWriter(AtomicWriter):  # type: ignore[misc]
             os.fsync(f.fileno())
 
     def commit(self, f: IO[bytes]) -> None:
-        os.replace(f.name, self._path)
+        self._directory.replace(self._temp, self._name)
         if self._durable:
-            fsync_directory(os.path.dirname(self._path) or ".")
+            self._directory.fsync()
 
     def rollback(self, f: IO[bytes] | None) -> None:
-        if f is not None:
-            try:
-                os.unlink(f.name)
-            except FileNotFoundError:
-                pass
+        if not self._created:
+            return
+        try:
+            self._directory.unlink(self._temp)
+        except FileNotFoundError:
+            pass
 
 
 def write_atomic(
-    path: str,
+    directory: LockedDirectory,
+    name: str,
     data: bytes,
     *,
+    mode_bits: int | None = None,
     durable: bool = False,
     before_commit: Callable[[IO[bytes]], None] | None = None,
 ) -> None:
-    """Write *data* to *path* atomically: readers see the old or the new file.
+    """Write *data* to the entry *name* of *directory*, atomically: readers
+    see the old file or the new one, never a part.
 
-    The data goes to a temporary file in the same directory that is then
-    :func:`os.replace`-d over *path*.  A file that is replaced keeps its
-    permission bits; a new one gets 0o666 under the umask, as with
-    :func:`open`.  *before_commit* is called with the flushed temporary file
-    just before the rename (modwrite sets its mtime there).
+    The data goes to a temporary entry of the same directory that is then
+    :func:`os.replace`-d over *name*.  *mode_bits* are the permissions of the
+    file being replaced (kept); ``None`` gives 0o666 under the umask, as
+    :func:`open` does.  *before_commit* is called with the flushed temporary
+    file just before the rename (modwrite sets its mtime there).
 
     :raises OSError: errno preserved, with the temporary file removed and
-        *path* untouched.  No fsync unless *durable*: without it the write is
+        *name* untouched.  No fsync unless *durable*: without it the write is
         atomic for readers but not crash-durable.
     """
-    try:
-        mode_bits: int | None = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        mode_bits = None
-    writer = _ModuleFileWriter(path, durable=durable, mode_bits=mode_bits)
+    writer = _ModuleFileWriter(directory, name, durable=durable, mode_bits=mode_bits)
     with writer.open() as f:
         f.write(data)
         if before_commit is not None:

@@ -14,7 +14,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from . import __version__
 from ._clean import find_leftovers, remove_leftover
@@ -99,15 +99,17 @@ def _error(message: str, status: int) -> int:
     return status
 
 
-def _read_tree(source_dir: str) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
+def _read_tree(source_dir: str) -> dict[PurePosixPath, bytes]:
+    """The files of *source_dir* keyed by relative path (paths, not module
+    names: data files such as ``py.typed`` keep their names)."""
+    files: dict[PurePosixPath, bytes] = {}
     for dirpath, dirnames, filenames in os.walk(source_dir):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
         for filename in sorted(filenames):
             if filename.endswith((".pyc", ".pyo")):
                 continue
             path = Path(dirpath, filename)
-            files[path.relative_to(source_dir).as_posix()] = path.read_bytes()
+            files[PurePosixPath(path.relative_to(source_dir).as_posix())] = path.read_bytes()
     return files
 
 
@@ -115,6 +117,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "probe":
         if args.trials < 1:
             return _error("--trials must be at least 1", EXIT_USAGE)
+        if not os.path.isdir(args.directory):
+            return _error(f"{args.directory!r} is not a directory", EXIT_USAGE)
         report = probe(args.directory, trials=args.trials)
         print(json.dumps(as_dict(report), indent=2) if args.json else format_report(report))
         hazards = (report.modwrite_import_misses.failures

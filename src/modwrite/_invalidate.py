@@ -32,7 +32,9 @@ import sys
 import threading
 from typing import Any, Union
 
-__all__ = ["PathArg", "invalidate_caches", "invalidate_directory_tree"]
+from .errors import ArgumentTypeError
+
+__all__ = ["PathArg", "invalidate_caches", "invalidate_directory_tree", "invalidate_file"]
 
 PathArg = Union[str, "os.PathLike[str]"]
 
@@ -142,16 +144,27 @@ def invalidate_caches(path: PathArg | None = None) -> None:
         ``None`` entries of *path* and of every ancestor are dropped.  For a
         directory, namespace package paths and :mod:`importlib.metadata`
         lookups are refreshed too.
-    :raises TypeError: *path* is not ``str`` or path-like.
+    :raises ArgumentTypeError: *path* is not ``None``, ``str`` or a
+        ``str`` path-like (a :class:`TypeError`).
 
-    Cost: independent of the length of :data:`sys.path` (a few dict lookups
-    and at most three ``stat`` calls), plus one re-listing of the touched
-    directory at the next import from it.
+    Cost: independent of the length of :data:`sys.path`: a few dict lookups
+    per ancestor of *path*, one ``stat`` (``isdir``), and where keys of the
+    cache are symlinks or relative, the identity and real path of the
+    directory; plus one re-listing of the touched directory at the next
+    import from it.
     """
     if path is None:
         importlib.invalidate_caches()
         return
-    target = _normalize(os.fspath(path))
+    try:
+        spelled = os.fspath(path)
+    except TypeError:
+        raise ArgumentTypeError(
+            f"path must be str, path-like or None, not {type(path).__name__}"
+        ) from None
+    if not isinstance(spelled, str):
+        raise ArgumentTypeError("path must be a str path, not bytes")
+    target = _normalize(spelled)
     parent = os.path.dirname(target)
     cache = sys.path_importer_cache
     _index.sync()
@@ -166,6 +179,21 @@ def invalidate_caches(path: PathArg | None = None) -> None:
     _drop_negative_entries(target)
     if is_dir:
         _refresh_directory_caches()
+
+
+def invalidate_file(path: str) -> None:
+    """:func:`invalidate_caches` for an absolute, normalized path known to be a
+    file that was just written (the write path's fast lane: no ``isdir``)."""
+    path = os.path.normcase(path)
+    cache = sys.path_importer_cache
+    _index.sync()
+    for key in _index.keys_for(os.path.dirname(path)):
+        finder = cache.get(key, _MISSING)
+        if finder is None:
+            del cache[key]
+        elif finder is not _MISSING and hasattr(finder, "invalidate_caches"):
+            finder.invalidate_caches()
+    _drop_negative_entries(path)
 
 
 def _drop_negative_entries(target: str) -> None:

@@ -3,13 +3,17 @@
 The stamp rule of :mod:`modwrite._stamp` compares a new version with the one
 it replaces; two writers that read the same predecessor could land two
 versions with one stamp.  Writers therefore hold an exclusive ``flock`` on
-the directory they write into, from reading the predecessor to the rename.
+the directory they write into, from the conflict checks to the rename.
 
 ``flock`` belongs to an open file description, so two threads of one process
 that each open the directory exclude each other as two processes do.  Where
 ``flock`` is missing (Windows) or refused (some network filesystems), a
 per-directory :class:`threading.Lock` still serializes the writing process's
 threads, and the limit is documented.
+
+The locked directory's descriptor also serves every operation on its entries
+(``stat``, ``open``, ``rename``, ``unlink`` with ``dir_fd``): one path lookup
+per entry instead of a walk of the whole path.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["directory_lock"]
+__all__ = ["LockedDirectory", "directory_lock"]
 
 _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
+_DIR_FD = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd
 
 
 def _thread_lock(directory: str) -> threading.Lock:
@@ -39,8 +44,62 @@ def _thread_lock(directory: str) -> threading.Lock:
         return lock
 
 
+class LockedDirectory:
+    """Entry operations relative to a locked directory.
+
+    Uses the directory's descriptor where the platform supports ``dir_fd``,
+    joined paths elsewhere; the results are the same.
+    """
+
+    __slots__ = ("fd", "path")
+
+    def __init__(self, path: str, fd: int | None) -> None:
+        self.path = path
+        self.fd = fd if _DIR_FD else None
+
+    def join(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def stat(self, name: str) -> os.stat_result:
+        if self.fd is None:  # pragma: no cover - no dir_fd support
+            return os.stat(self.join(name))
+        return os.stat(name, dir_fd=self.fd)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.stat(name)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return True
+
+    def open_new(self, name: str, mode_bits: int = 0o666) -> int:
+        """Create *name* exclusively (``O_EXCL``); return its descriptor."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        flags |= getattr(os, "O_BINARY", 0)
+        if self.fd is None:  # pragma: no cover - no dir_fd support
+            return os.open(self.join(name), flags, mode_bits)
+        return os.open(name, flags, mode_bits, dir_fd=self.fd)
+
+    def replace(self, src: str, dst: str) -> None:
+        if self.fd is None:  # pragma: no cover - no dir_fd support
+            os.replace(self.join(src), self.join(dst))
+        else:
+            os.replace(src, dst, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def unlink(self, name: str) -> None:
+        if self.fd is None:  # pragma: no cover - no dir_fd support
+            os.unlink(self.join(name))
+        else:
+            os.unlink(name, dir_fd=self.fd)
+
+    def fsync(self) -> None:
+        """Make renames in the directory durable (POSIX)."""
+        if self.fd is not None:
+            os.fsync(self.fd)
+
+
 @contextlib.contextmanager
-def directory_lock(directory: str) -> Iterator[None]:
+def directory_lock(directory: str) -> Iterator[LockedDirectory]:
     """Hold the writers' lock of *directory* for the ``with`` block.
 
     :raises OSError: the directory cannot be opened (missing, not a
@@ -48,7 +107,7 @@ def directory_lock(directory: str) -> Iterator[None]:
     """
     if fcntl is None:  # pragma: no cover - Windows
         with _thread_lock(directory):
-            yield
+            yield LockedDirectory(directory, None)
         return
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
@@ -56,8 +115,8 @@ def directory_lock(directory: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError:  # pragma: no cover - flock refused (some NFS setups)
             with _thread_lock(directory):
-                yield
+                yield LockedDirectory(directory, fd)
             return
-        yield
+        yield LockedDirectory(directory, fd)
     finally:
         os.close(fd)

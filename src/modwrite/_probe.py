@@ -13,13 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ._atomic import TEMP_MARKER
+from ._atomic import temporary_name
 
 __all__ = ["ProbeReport", "measure_tick", "probe"]
 
@@ -116,8 +115,9 @@ def measure_tick(directory: str, *, budget: float = 6.0) -> int:
     until it has changed twice and returns the smallest step seen; gives up
     after *budget* seconds and returns the budget (a clock that did not move).
     """
-    fd, probe = tempfile.mkstemp(prefix=".probe.", suffix=TEMP_MARKER, dir=directory)
-    os.close(fd)
+    probe = os.path.join(directory, temporary_name("probe"))
+    with open(probe, "xb"):
+        pass
     try:
         readings: list[int] = []
         deadline = time.monotonic() + budget
@@ -136,7 +136,8 @@ def measure_tick(directory: str, *, budget: float = 6.0) -> int:
 
 
 def _dir_mtime_follows_entries(directory: str) -> bool:
-    scratch = tempfile.mkdtemp(prefix=".probe.", suffix=TEMP_MARKER, dir=directory)
+    scratch = os.path.join(directory, temporary_name("probe"))
+    os.mkdir(scratch)
     try:
         inner_before = os.stat(scratch).st_mtime_ns
         deadline = time.monotonic() + 3.0
@@ -159,7 +160,8 @@ def _run(script: str, directory: str, trials: int) -> Check:
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH", "")) if p
     )
-    scratch = tempfile.mkdtemp(prefix="modwrite-probe-", dir=directory)
+    scratch = os.path.join(directory, temporary_name("probe"))
+    os.mkdir(scratch)
     try:
         out = subprocess.run(
             [sys.executable, "-c", script, scratch, str(trials)],

@@ -18,7 +18,14 @@ __all__ = ["Source", "encode_source"]
 Source = Union[str, bytes]
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _cookie_encoding(data: bytes, module: str, filename: str) -> str:
+    # A cookie can only be on the first two lines (PEP 263); without the word
+    # there is none, and tokenize's full detection can be skipped.
+    if b"coding" not in b"\n".join(data.split(b"\n", 2)[:2]):
+        return "utf-8-sig" if data.startswith(_BOM) else "utf-8"
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
@@ -45,6 +52,8 @@ def encode_source(module: str, source: object, filename: str) -> bytes:
             raise InvalidSource(module, "the source contains NUL characters")
         head = "\n".join(source.split("\n", 2)[:2]).encode("utf-8", "surrogatepass")
         encoding = _cookie_encoding(head, module, filename)
+        if encoding == "utf-8-sig":  # the str carries its BOM character itself
+            encoding = "utf-8"
         try:
             data = source.encode(encoding)
         except (UnicodeEncodeError, LookupError) as exc:
@@ -72,10 +81,13 @@ def encode_source(module: str, source: object, filename: str) -> bytes:
             f"source of {module!r} must be str or bytes, not {type(source).__name__}"
         )
     try:
-        compile(text, filename, "exec", dont_inherit=True)
+        # Compiled under a name that is no file: CPython fills SyntaxError.text
+        # from the named file when it exists, which would show the *old*
+        # version's line; the error then reports the real path.
+        compile(text, f"<modwrite {module}>", "exec", dont_inherit=True)
     except SyntaxError as exc:
         raise ModuleSyntaxError(
-            module, str(exc.msg), exc.filename, exc.lineno, exc.offset, exc.text
+            module, str(exc.msg), filename, exc.lineno, exc.offset, exc.text
         ) from None
     except (ValueError, MemoryError, RecursionError) as exc:
         raise InvalidSource(module, f"the source does not compile: {exc}") from None

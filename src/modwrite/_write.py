@@ -21,6 +21,7 @@ import contextlib
 import contextvars
 import errno
 import importlib
+import importlib.machinery
 import linecache
 import os
 import shutil
@@ -35,8 +36,8 @@ from typing import IO, Literal, Union
 from . import _settle
 from ._atomic import TEMP_MARKER, fsync_directory, temporary_name, write_atomic
 from ._exchange import exchange
-from ._invalidate import PathArg, invalidate_caches
-from ._lock import directory_lock
+from ._invalidate import PathArg, invalidate_caches, invalidate_file
+from ._lock import LockedDirectory, directory_lock
 from ._names import validate_module_name
 from ._source import Source, encode_source
 from ._stamp import Stamp, make_stamp_unique, stamp_of
@@ -151,14 +152,19 @@ def _check_options(visibility: object, timeout: object) -> None:
     _check_timeout(timeout)
 
 
+_NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
 def _write_error(exc: OSError, path: str) -> ModuleWriteError:
-    return ModuleWriteError(
-        exc.errno or errno.EIO, exc.strerror or str(exc), exc.filename or path
-    )
+    if exc.errno in _NOT_WRITABLE:
+        return ModuleWriteError(
+            exc.errno, f"directory is not writable ({exc.strerror})", os.path.dirname(path)
+        )
+    return ModuleWriteError(exc.errno or errno.EIO, exc.strerror or str(exc), path)
 
 
-def _check_root(root: object, *, create: bool) -> str:
-    """The absolute path of *root*, checked to be a writable directory."""
+def _root_path(root: object) -> str:
+    """The absolute path of *root*, type-checked (nothing touched on disk)."""
     try:
         root_path = os.fspath(root)  # type: ignore[call-overload]
     except TypeError:
@@ -169,7 +175,12 @@ def _check_root(root: object, *, create: bool) -> str:
         raise ArgumentTypeError("root must be a str path, not bytes")
     if not root_path:
         raise InvalidArgument("root must not be empty (use '.' for the working directory)")
-    root_path = os.path.abspath(root_path)
+    return os.path.abspath(root_path)
+
+
+def _check_root(root_path: str, *, create: bool) -> None:
+    """Check that *root_path* is a directory, creating it if asked.  Called
+    once every argument is known to be valid."""
     if create and not os.path.exists(root_path):
         try:
             os.makedirs(root_path, exist_ok=True)
@@ -180,36 +191,28 @@ def _check_root(root: object, *, create: bool) -> str:
     except OSError as exc:
         raise ModuleWriteError(
             exc.errno or errno.ENOENT,
-            "root directory does not exist (pass create_root=True to create it)"
+            "root directory does not exist (create_root=True / --create-root creates it)"
             if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc)),
             root_path,
         ) from None
     if not stat.S_ISDIR(st.st_mode):
         raise ModuleWriteError(errno.ENOTDIR, "root is not a directory", root_path)
-    if not os.access(root_path, os.W_OK | os.X_OK):
-        code = errno.EROFS if _read_only_mount(root_path) else errno.EACCES
-        raise ModuleWriteError(code, "root directory is not writable", root_path)
-    return root_path
+    # Writability is not checked here: the first entry created (a temporary
+    # file or directory, under the lock) fails with EACCES/EROFS before
+    # anything is written, and _write_error() names the directory.
 
 
-def _read_only_mount(path: str) -> bool:
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except (AttributeError, OSError):  # pragma: no cover - no statvfs
-        return False
+_EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 
 
 def _is_regular_package(directory: str) -> bool:
     return any(os.path.isfile(os.path.join(directory, n)) for n in _INIT_NAMES)
 
 
-def _extension_module(directory: str, leaf: str) -> str | None:
-    import importlib.machinery
-
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        candidate = os.path.join(directory, leaf + suffix)
-        if os.path.exists(candidate):
-            return candidate
+def _extension_module(directory: LockedDirectory, leaf: str) -> str | None:
+    for suffix in _EXTENSION_SUFFIXES:
+        if directory.exists(leaf + suffix):
+            return directory.join(leaf + suffix)
     return None
 
 
@@ -232,7 +235,8 @@ def _plan_parents(root: str, parts: tuple[str, ...], *, create: bool) -> list[st
         if not create:
             raise ModuleWriteError(
                 errno.ENOENT,
-                f"parent package {dotted!r} does not exist (pass parents=True to create it)",
+                f"parent package {dotted!r} does not exist "
+                "(parents=True / --parents creates it)",
                 directory,
             )
         module_file = directory + ".py"
@@ -341,31 +345,36 @@ def write_module(
     """
     parts = validate_module_name(name)
     _check_options(visibility, visibility_timeout)
-    root_path = _check_root(root, create=create_root)
+    root_path = _root_path(root)
     directory = os.path.join(root_path, *parts[:-1])
     leaf = parts[-1]
     target = os.path.join(directory, leaf + ".py")
     data = encode_source(name, source, target)
+    _check_root(root_path, create=create_root)
     missing = _plan_parents(root_path, parts[:-1], create=parents)
-    if not missing:
-        _check_module_conflicts(directory, leaf, name)
     try:
         changed = _create_parents(missing, durable)
-        _land_file(target, data, durable=durable)
+        _land_module(directory, leaf, name, data, durable=durable)
+    except ModuleConflictError:
+        raise
     except OSError as exc:
         raise _write_error(exc, target) from None
     changed.add(directory)
-    invalidate_caches(target)
+    invalidate_file(target)
     linecache.checkcache(target)
     _make_visible(changed, visibility, visibility_timeout)
     return Path(target)
 
 
-def _check_module_conflicts(directory: str, leaf: str, name: str) -> None:
-    package = os.path.join(directory, leaf)
-    if os.path.isdir(package) and _is_regular_package(package):
+def _check_module_conflicts(directory: LockedDirectory, leaf: str, name: str) -> None:
+    try:
+        is_dir = stat.S_ISDIR(directory.stat(leaf).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        is_dir = False
+    if is_dir and _is_regular_package(directory.join(leaf)):
         raise ModuleConflictError.shadowing(
-            package, f"package directory {name!r} exists and would shadow module {name!r}"
+            directory.join(leaf),
+            f"package directory {name!r} exists and would shadow module {name!r}",
         )
     extension = _extension_module(directory, leaf)
     if extension is not None:
@@ -374,18 +383,26 @@ def _check_module_conflicts(directory: str, leaf: str, name: str) -> None:
         )
 
 
-def _land_file(target: str, data: bytes, *, durable: bool) -> None:
-    directory = os.path.dirname(target)
-    with directory_lock(directory):
+def _land_module(directory: str, leaf: str, name: str, data: bytes, *, durable: bool) -> None:
+    """Check conflicts, then land ``leaf.py``, all under the directory's lock
+    (the conflict checks write nothing)."""
+    filename = leaf + ".py"
+    with directory_lock(directory) as locked:
+        _check_module_conflicts(locked, leaf, name)
         try:
-            previous: Stamp | None = stamp_of(os.stat(target))
+            st = locked.stat(filename)
         except FileNotFoundError:
-            previous = None
+            previous: Stamp | None = None
+            mode_bits: int | None = None
+        else:
+            previous, mode_bits = stamp_of(st), stat.S_IMODE(st.st_mode)
 
         def stamp(f: IO[bytes]) -> None:
             make_stamp_unique(f, previous)
 
-        write_atomic(target, data, durable=durable, before_commit=stamp)
+        write_atomic(
+            locked, filename, data, mode_bits=mode_bits, durable=durable, before_commit=stamp
+        )
 
 
 # -- write_package ---------------------------------------------------------------
@@ -502,8 +519,9 @@ def write_package(
     """
     parts = validate_module_name(name)
     _check_options(visibility, visibility_timeout)
-    root_path = _check_root(root, create=create_root)
+    root_path = _root_path(root)
     flat = _flatten(name, files)
+    _check_root(root_path, create=create_root)
     parent = os.path.join(root_path, *parts[:-1])
     target = os.path.join(parent, parts[-1])
     missing = _plan_parents(root_path, parts[:-1], create=parents)
@@ -535,7 +553,7 @@ def _check_package_conflicts(parent: str, leaf: str, name: str) -> None:
         raise ModuleConflictError.shadowing(
             module_file, f"module file {name!r} exists; the package would shadow it"
         )
-    extension = _extension_module(parent, leaf)
+    extension = _extension_module(LockedDirectory(parent, None), leaf)
     if extension is not None:
         raise ModuleConflictError.shadowing(
             extension, f"extension module {name!r} exists and would shadow the package"

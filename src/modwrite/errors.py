@@ -115,7 +115,8 @@ class ModuleSyntaxError(ModwriteError, SyntaxError):
     Raised by compiling the source before anything lands.  It is a
     :class:`SyntaxError` with the usual ``filename``, ``lineno``, ``offset``
     and ``text`` attributes (``offset`` is the 1-based column CPython
-    reports), plus ``module``, the dotted name being written.
+    reports), plus ``module``, the dotted name being written, and ``reason``,
+    the compiler's message alone (``msg`` is the whole sentence).
 
     .. versionadded:: 0.1.0
     """
@@ -131,7 +132,8 @@ class ModuleSyntaxError(ModwriteError, SyntaxError):
         offset: int | None = None,
         text: str | None = None,
     ) -> None:
-        where = f" (line {lineno}, column {offset})" if lineno is not None else ""
+        # SyntaxError's own str() appends "(filename, line N)"; add the column.
+        where = f" at column {offset}" if offset is not None else ""
         super().__init__(
             f"cannot write module {module!r}: {msg}{where}", (filename, lineno, offset, text)
         )
@@ -149,8 +151,8 @@ class ModuleWriteError(ModwriteError, OSError):
     """The module or package could not be written: the root is missing, not a
     directory or read-only, the disk is full, ...
 
-    Built as ``(errno, strerror, filename)``, so :attr:`errno`,
-    :attr:`strerror` and :attr:`filename` work as for any :class:`OSError`,
+    Built as ``(errno, strerror, filename)``, so ``errno``, ``strerror`` and
+    ``filename`` work as for any :class:`OSError`,
     with the errno of the underlying failure preserved.  Whatever was on disk
     before stays intact and no temporary file is left.
 

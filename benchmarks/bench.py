@@ -1,0 +1,306 @@
+"""modwrite benchmarks: the design's first four targets, as ratios measured
+side by side in one run, with the naive anchors next to them.
+
+Run as root from the repository (it mounts a 1-second ext4 image)::
+
+    python benchmarks/bench.py            # full sizes
+    python benchmarks/bench.py --quick    # smaller sizes, same ratios
+
+Targets (../shared/design.md, "Performance targets"):
+
+1. 1000 write+import cycles, visibility="process", on a 1-second filesystem:
+   <= 1.5x the same loop on a fine-grained filesystem.
+2. 1000 modules in one batch(), default visibility, on the 1-second
+   filesystem: <= 1.5x bare atomic writes + one tick.
+3. One write_module(visibility="process") on a fine-grained filesystem (no
+   fsync): <= 2x a bare temporary write + os.replace.
+4. invalidate_caches(path) vs importlib.invalidate_caches(): the call >= 20x
+   cheaper with 500 sys.path directories and flat in their number; the next
+   import after it >= 10x cheaper with 50 directories of 2000 modules.
+
+Each figure is the median of several rounds; within a round, the compared
+loops run one after the other, so drift of the machine hits both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.machinery
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(HERE / "src"), str(HERE)]
+
+import modwrite  # noqa: E402
+from tests.fskit.coarse_ext4 import mount_coarse_ext4  # noqa: E402
+
+_counter = iter(range(10**9))
+
+
+def fresh_dir(base: Path) -> Path:
+    d = base / f"b{next(_counter)}"
+    d.mkdir()
+    return d
+
+
+@contextmanager
+def on_path(*dirs: Path) -> Iterator[None]:
+    saved = list(sys.path), dict(sys.path_importer_cache), set(sys.modules)
+    sys.path[:0] = [str(d) for d in dirs]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved[0]
+        sys.path_importer_cache.clear()
+        sys.path_importer_cache.update(saved[1])
+        for name in set(sys.modules) - saved[2]:
+            del sys.modules[name]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def bare_atomic_write(path: str, data: bytes) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def measure_tick(directory: Path) -> float:
+    from modwrite._probe import measure_tick as probe_tick
+
+    return probe_tick(str(directory)) / 1e9
+
+
+# -- target 1 -------------------------------------------------------------------
+
+
+def write_import_loop(base: Path, n: int, writer: str) -> float:
+    d = fresh_dir(base)
+    with on_path(d):
+        prefix = f"t1_{next(_counter)}_"
+        modwrite.write_module(prefix + "warm", "", root=d, visibility="process")
+        importlib.import_module(prefix + "warm")
+
+        def loop() -> None:
+            for i in range(n):
+                name = f"{prefix}{i}"
+                if writer == "modwrite":
+                    modwrite.write_module(name, f"X = {i}\n", root=d, visibility="process")
+                else:  # the naive anchor: plain write + global invalidation
+                    with open(d / f"{name}.py", "w") as f:
+                        f.write(f"X = {i}\n")
+                    importlib.invalidate_caches()
+                importlib.import_module(name)
+
+        return timed(loop)
+
+
+def sleep_workaround_per_cycle(base: Path, tick: float, n: int = 3) -> float:
+    d = fresh_dir(base)
+    with on_path(d):
+        importlib.import_module(modwrite.write_module("t1s_warm", "", root=d).stem)
+
+        def loop() -> None:
+            for i in range(n):
+                time.sleep(tick)  # so that the write lands in a later tick
+                with open(d / f"t1s_{i}.py", "w") as f:
+                    f.write("")
+                importlib.import_module(f"t1s_{i}")
+
+        return timed(loop) / n
+
+
+# -- target 2 -------------------------------------------------------------------
+
+
+def batch_of(base: Path, n: int) -> float:
+    d = fresh_dir(base)
+
+    def run() -> None:
+        with modwrite.batch():
+            for i in range(n):
+                modwrite.write_module(f"t2_{i}", f"X = {i}\n", root=d)
+
+    return timed(run)
+
+
+def bare_writes(base: Path, n: int) -> float:
+    d = fresh_dir(base)
+    return timed(lambda: [bare_atomic_write(str(d / f"t2_{i}.py"), b"X = %d\n" % i)
+                          for i in range(n)])
+
+
+def single_system_writes(base: Path, n: int) -> float:
+    d = fresh_dir(base)
+    return timed(lambda: [modwrite.write_module(f"t2s_{i}", "", root=d) for i in range(n)]) / n
+
+
+# -- target 3 -------------------------------------------------------------------
+
+
+def one_write(base: Path, n: int, how: str) -> float:
+    d = fresh_dir(base)
+    names = [f"t3_{i}" for i in range(n)]
+    if how == "modwrite":
+        return timed(lambda: [modwrite.write_module(m, "X = 1\n", root=d, visibility="process")
+                              for m in names]) / n
+    return timed(lambda: [bare_atomic_write(str(d / f"{m}.py"), b"X = 1\n")
+                          for m in names]) / n
+
+
+def one_rewrite(base: Path, n: int, how: str) -> float:
+    d = fresh_dir(base)
+    if how == "modwrite":
+        return timed(lambda: [modwrite.write_module("t3r", f"X = {i % 10}\n", root=d,
+                                                    visibility="process")
+                              for i in range(n)]) / n
+    return timed(lambda: [bare_atomic_write(str(d / "t3r.py"), b"X = %d\n" % (i % 10))
+                          for i in range(n)]) / n
+
+
+# -- target 4 -------------------------------------------------------------------
+
+
+def invalidate_call(base: Path, dirs: int, calls: int) -> tuple[float, float]:
+    entries = [fresh_dir(base) for _ in range(dirs)]
+    with on_path(*entries):
+        for d in entries:  # a FileFinder per entry, as after a real start-up
+            sys.path_importer_cache[str(d)] = importlib.machinery.FileFinder(
+                str(d), (importlib.machinery.SourceFileLoader, [".py"])
+            )
+        target = str(entries[dirs // 2] / "new.py")
+        modwrite.invalidate_caches(target)  # index build, paid once
+        targeted = timed(lambda: [modwrite.invalidate_caches(target) for _ in range(calls)])
+        global_ = timed(lambda: [importlib.invalidate_caches() for _ in range(calls)])
+    return targeted / calls, global_ / calls
+
+
+def next_import(base: Path, dirs: int, modules: int, rounds: int) -> tuple[float, float]:
+    entries = [fresh_dir(base) for _ in range(dirs)]
+    for k, d in enumerate(entries):
+        for i in range(modules):
+            (d / f"m{k}_{i}.py").write_bytes(b"")
+    results = {"targeted": [], "global": []}
+    with on_path(*entries):
+        for k in range(dirs):
+            importlib.import_module(f"m{k}_0")  # every directory listed and cached
+        last = entries[-1]
+        for r in range(rounds):
+            for how in ("targeted", "global"):
+                name = f"new_{how}_{r}"
+                (last / f"{name}.py").write_bytes(b"")
+                if how == "targeted":
+                    modwrite.invalidate_caches(last / f"{name}.py")
+                else:
+                    importlib.invalidate_caches()
+                results[how].append(timed(lambda name=name: importlib.import_module(name)))
+    return statistics.median(results["targeted"]), statistics.median(results["global"])
+
+
+# -- report ---------------------------------------------------------------------
+
+
+def median_of(rounds: int, fn: Callable[[], float]) -> float:
+    return statistics.median(fn() for _ in range(rounds))
+
+
+def verdict(ratio: float, limit: float, *, at_most: bool = True) -> str:
+    ok = ratio <= limit if at_most else ratio >= limit
+    return f"{'meets' if ok else 'MISSES'} target ({'<=' if at_most else '>='} {limit:g}x)"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--workdir", default=None, help="where to put the image and dirs")
+    args = parser.parse_args()
+    n = 200 if args.quick else 1000
+    rounds = 3 if args.quick else 5
+    warnings.simplefilter("error", modwrite.VisibilityWarning)
+    sys.dont_write_bytecode = True  # measure the write path, not pyc writing
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="modwrite-bench-"))
+    fine = workdir / "fine"
+    fine.mkdir(exist_ok=True)
+    print(f"modwrite {modwrite.__version__} benchmarks, Python {sys.version.split()[0]}, "
+          f"{'quick' if args.quick else 'full'} sizes")
+    with mount_coarse_ext4(workdir, size_mb=256) as coarse:
+        tick = measure_tick(coarse)
+        print(f"1-second filesystem: ext4 image with 128-byte inodes, measured tick {tick:g} s; "
+              f"fine-grained: {fine}")
+        print()
+
+        fine_t = median_of(rounds, lambda: write_import_loop(fine, n, "modwrite"))
+        coarse_t = median_of(rounds, lambda: write_import_loop(coarse, n, "modwrite"))
+        naive_t = median_of(rounds, lambda: write_import_loop(coarse, n, "naive"))
+        sleep_t = sleep_workaround_per_cycle(coarse, tick)
+        r1 = coarse_t / fine_t
+        print(f"[1] {n} write+import cycles, visibility='process'")
+        print(f"    1-second fs {coarse_t:.3f} s / fine-grained fs {fine_t:.3f} s = {r1:.2f}x  "
+              f"{verdict(r1, 1.5)}")
+        print(f"    anchors on the 1-second fs: plain write + importlib.invalidate_caches() "
+              f"{naive_t:.3f} s; sleep workaround {sleep_t:.3f} s per cycle "
+              f"(= {sleep_t * n:.0f} s for {n})")
+        print()
+
+        batch_t = median_of(rounds, lambda: batch_of(coarse, n))
+        bare_t = median_of(rounds, lambda: bare_writes(coarse, n))
+        r2 = batch_t / (bare_t + tick)
+        single = single_system_writes(coarse, 3)
+        print(f"[2] {n} modules in one batch(), visibility='system', 1-second fs")
+        print(f"    batch {batch_t:.3f} s / (bare atomic writes {bare_t:.3f} s + one tick "
+              f"{tick:g} s) = {r2:.2f}x  {verdict(r2, 1.5)}")
+        print(f"    one default-visibility write outside a batch: {single:.3f} s "
+              f"(<= one tick, {tick:g} s: {'yes' if single <= tick + 0.05 else 'NO'})")
+        print()
+
+    m = 3000 if args.quick else 20000
+    ours = median_of(rounds, lambda: one_write(fine, m, "modwrite"))
+    bare = median_of(rounds, lambda: one_write(fine, m, "bare"))
+    ours_r = median_of(rounds, lambda: one_rewrite(fine, m, "modwrite"))
+    bare_r = median_of(rounds, lambda: one_rewrite(fine, m, "bare"))
+    r3, r3r = ours / bare, ours_r / bare_r
+    print("[3] one write_module(visibility='process'), fine-grained fs, no fsync")
+    print(f"    new module: {ours * 1e6:.1f} us / bare temp write + os.replace "
+          f"{bare * 1e6:.1f} us = {r3:.2f}x  {verdict(r3, 2)}")
+    print(f"    rewrite of one module: {ours_r * 1e6:.1f} us / {bare_r * 1e6:.1f} us "
+          f"= {r3r:.2f}x  {verdict(r3r, 2)}")
+    print()
+
+    print("[4] invalidate_caches(path) vs importlib.invalidate_caches()")
+    calls = 2000
+    per_dirs = {}
+    for dirs in (50, 500, 5000):
+        per_dirs[dirs] = min(
+            (invalidate_call(fine, dirs, calls) for _ in range(rounds)), key=lambda p: p[0]
+        )
+        t, g = per_dirs[dirs]
+        print(f"    {dirs:5d} sys.path dirs: targeted {t * 1e6:7.2f} us, global "
+              f"{g * 1e6:9.2f} us = {g / t:7.1f}x cheaper")
+    t500, g500 = per_dirs[500]
+    print(f"    call, 500 dirs: {g500 / t500:.1f}x  {verdict(g500 / t500, 20, at_most=False)}; "
+          f"flat: 5000 dirs / 50 dirs = {per_dirs[5000][0] / per_dirs[50][0]:.2f}x")
+    dirs, modules = (50, 400) if args.quick else (50, 2000)
+    t, g = next_import(fine, dirs, modules, rounds=rounds)
+    print(f"    next import, {dirs} dirs x {modules} modules: targeted {t * 1e3:.3f} ms, "
+          f"global {g * 1e3:.3f} ms = {g / t:.1f}x  {verdict(g / t, 10, at_most=False)}")
+    shutil.rmtree(fine, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
