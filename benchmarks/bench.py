@@ -41,8 +41,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(HERE / "src"), str(HERE)]
 
-import modwrite  # noqa: E402
 from tests.fskit.coarse_ext4 import mount_coarse_ext4  # noqa: E402
+
+import modwrite  # noqa: E402
 
 _counter = iter(range(10**9))
 
@@ -141,8 +142,9 @@ def batch_of(base: Path, n: int) -> float:
 
 def bare_writes(base: Path, n: int) -> float:
     d = fresh_dir(base)
-    return timed(lambda: [bare_atomic_write(str(d / f"t2_{i}.py"), b"X = %d\n" % i)
-                          for i in range(n)])
+    return timed(
+        lambda: [bare_atomic_write(str(d / f"t2_{i}.py"), b"X = %d\n" % i) for i in range(n)]
+    )
 
 
 def single_system_writes(base: Path, n: int) -> float:
@@ -157,20 +159,38 @@ def one_write(base: Path, n: int, how: str) -> float:
     d = fresh_dir(base)
     names = [f"t3_{i}" for i in range(n)]
     if how == "modwrite":
-        return timed(lambda: [modwrite.write_module(m, "X = 1\n", root=d, visibility="process")
-                              for m in names]) / n
-    return timed(lambda: [bare_atomic_write(str(d / f"{m}.py"), b"X = 1\n")
-                          for m in names]) / n
+        return (
+            timed(
+                lambda: [
+                    modwrite.write_module(m, "X = 1\n", root=d, visibility="process")
+                    for m in names
+                ]
+            )
+            / n
+        )
+    return timed(lambda: [bare_atomic_write(str(d / f"{m}.py"), b"X = 1\n") for m in names]) / n
 
 
 def one_rewrite(base: Path, n: int, how: str) -> float:
     d = fresh_dir(base)
     if how == "modwrite":
-        return timed(lambda: [modwrite.write_module("t3r", f"X = {i % 10}\n", root=d,
-                                                    visibility="process")
-                              for i in range(n)]) / n
-    return timed(lambda: [bare_atomic_write(str(d / "t3r.py"), b"X = %d\n" % (i % 10))
-                          for i in range(n)]) / n
+        return (
+            timed(
+                lambda: [
+                    modwrite.write_module("t3r", f"X = {i % 10}\n", root=d, visibility="process")
+                    for i in range(n)
+                ]
+            )
+            / n
+        )
+    return (
+        timed(
+            lambda: [
+                bare_atomic_write(str(d / "t3r.py"), b"X = %d\n" % (i % 10)) for i in range(n)
+            ]
+        )
+        / n
+    )
 
 
 # -- target 4 -------------------------------------------------------------------
@@ -236,12 +256,16 @@ def main() -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="modwrite-bench-"))
     fine = workdir / "fine"
     fine.mkdir(exist_ok=True)
-    print(f"modwrite {modwrite.__version__} benchmarks, Python {sys.version.split()[0]}, "
-          f"{'quick' if args.quick else 'full'} sizes")
+    print(
+        f"modwrite {modwrite.__version__} benchmarks, Python {sys.version.split()[0]}, "
+        f"{'quick' if args.quick else 'full'} sizes"
+    )
     with mount_coarse_ext4(workdir, size_mb=256) as coarse:
         tick = measure_tick(coarse)
-        print(f"1-second filesystem: ext4 image with 128-byte inodes, measured tick {tick:g} s; "
-              f"fine-grained: {fine}")
+        print(
+            f"1-second filesystem: ext4 image with 128-byte inodes, measured tick {tick:g} s; "
+            f"fine-grained: {fine}"
+        )
         print()
 
         fine_t = median_of(rounds, lambda: write_import_loop(fine, n, "modwrite"))
@@ -250,11 +274,15 @@ def main() -> int:
         sleep_t = sleep_workaround_per_cycle(coarse, tick)
         r1 = coarse_t / fine_t
         print(f"[1] {n} write+import cycles, visibility='process'")
-        print(f"    1-second fs {coarse_t:.3f} s / fine-grained fs {fine_t:.3f} s = {r1:.2f}x  "
-              f"{verdict(r1, 1.5)}")
-        print(f"    anchors on the 1-second fs: plain write + importlib.invalidate_caches() "
-              f"{naive_t:.3f} s; sleep workaround {sleep_t:.3f} s per cycle "
-              f"(= {sleep_t * n:.0f} s for {n})")
+        print(
+            f"    1-second fs {coarse_t:.3f} s / fine-grained fs {fine_t:.3f} s = {r1:.2f}x  "
+            f"{verdict(r1, 1.5)}"
+        )
+        print(
+            f"    anchors on the 1-second fs: plain write + importlib.invalidate_caches() "
+            f"{naive_t:.3f} s; sleep workaround {sleep_t:.3f} s per cycle "
+            f"(= {sleep_t * n:.0f} s for {n})"
+        )
         print()
 
         batch_t = median_of(rounds, lambda: batch_of(coarse, n))
@@ -262,10 +290,14 @@ def main() -> int:
         r2 = batch_t / (bare_t + tick)
         single = single_system_writes(coarse, 3)
         print(f"[2] {n} modules in one batch(), visibility='system', 1-second fs")
-        print(f"    batch {batch_t:.3f} s / (bare atomic writes {bare_t:.3f} s + one tick "
-              f"{tick:g} s) = {r2:.2f}x  {verdict(r2, 1.5)}")
-        print(f"    one default-visibility write outside a batch: {single:.3f} s "
-              f"(<= one tick, {tick:g} s: {'yes' if single <= tick + 0.05 else 'NO'})")
+        print(
+            f"    batch {batch_t:.3f} s / (bare atomic writes {bare_t:.3f} s + one tick "
+            f"{tick:g} s) = {r2:.2f}x  {verdict(r2, 1.5)}"
+        )
+        print(
+            f"    one default-visibility write outside a batch: {single:.3f} s "
+            f"(<= one tick, {tick:g} s: {'yes' if single <= tick + 0.05 else 'NO'})"
+        )
         print()
 
     m = 3000 if args.quick else 20000
@@ -275,10 +307,14 @@ def main() -> int:
     bare_r = median_of(rounds, lambda: one_rewrite(fine, m, "bare"))
     r3, r3r = ours / bare, ours_r / bare_r
     print("[3] one write_module(visibility='process'), fine-grained fs, no fsync")
-    print(f"    new module: {ours * 1e6:.1f} us / bare temp write + os.replace "
-          f"{bare * 1e6:.1f} us = {r3:.2f}x  {verdict(r3, 2)}")
-    print(f"    rewrite of one module: {ours_r * 1e6:.1f} us / {bare_r * 1e6:.1f} us "
-          f"= {r3r:.2f}x  {verdict(r3r, 2)}")
+    print(
+        f"    new module: {ours * 1e6:.1f} us / bare temp write + os.replace "
+        f"{bare * 1e6:.1f} us = {r3:.2f}x  {verdict(r3, 2)}"
+    )
+    print(
+        f"    rewrite of one module: {ours_r * 1e6:.1f} us / {bare_r * 1e6:.1f} us "
+        f"= {r3r:.2f}x  {verdict(r3r, 2)}"
+    )
     print()
 
     print("[4] invalidate_caches(path) vs importlib.invalidate_caches()")
@@ -289,15 +325,21 @@ def main() -> int:
             (invalidate_call(fine, dirs, calls) for _ in range(rounds)), key=lambda p: p[0]
         )
         t, g = per_dirs[dirs]
-        print(f"    {dirs:5d} sys.path dirs: targeted {t * 1e6:7.2f} us, global "
-              f"{g * 1e6:9.2f} us = {g / t:7.1f}x cheaper")
+        print(
+            f"    {dirs:5d} sys.path dirs: targeted {t * 1e6:7.2f} us, global "
+            f"{g * 1e6:9.2f} us = {g / t:7.1f}x cheaper"
+        )
     t500, g500 = per_dirs[500]
-    print(f"    call, 500 dirs: {g500 / t500:.1f}x  {verdict(g500 / t500, 20, at_most=False)}; "
-          f"flat: 5000 dirs / 50 dirs = {per_dirs[5000][0] / per_dirs[50][0]:.2f}x")
+    print(
+        f"    call, 500 dirs: {g500 / t500:.1f}x  {verdict(g500 / t500, 20, at_most=False)}; "
+        f"flat: 5000 dirs / 50 dirs = {per_dirs[5000][0] / per_dirs[50][0]:.2f}x"
+    )
     dirs, modules = (50, 400) if args.quick else (50, 2000)
     t, g = next_import(fine, dirs, modules, rounds=rounds)
-    print(f"    next import, {dirs} dirs x {modules} modules: targeted {t * 1e3:.3f} ms, "
-          f"global {g * 1e3:.3f} ms = {g / t:.1f}x  {verdict(g / t, 10, at_most=False)}")
+    print(
+        f"    next import, {dirs} dirs x {modules} modules: targeted {t * 1e3:.3f} ms, "
+        f"global {g * 1e3:.3f} ms = {g / t:.1f}x  {verdict(g / t, 10, at_most=False)}"
+    )
     shutil.rmtree(fine, ignore_errors=True)
     return 0
 

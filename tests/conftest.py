@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util as _u
 import itertools
 import os
 import sys
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-import importlib.util as _u
 pytest_plugins = ["tests.fskit.fixtures"] if _u.find_spec("tests.fskit.fixtures") else []  # TEMP
 
 _counter = itertools.count()
@@ -70,9 +70,7 @@ def bytecode_on() -> Iterator[None]:
 def leftovers(directory: Path) -> list[str]:
     """modwrite's temporary entries anywhere under *directory*."""
     return [
-        str(p.relative_to(directory))
-        for p in directory.rglob("*")
-        if ".modwrite-tmp" in p.name
+        str(p.relative_to(directory)) for p in directory.rglob("*") if ".modwrite-tmp" in p.name
     ]
 
 

@@ -20,7 +20,7 @@ def test_writes_in_a_batch_are_visible_at_once_and_settled_once(
         with modwrite.batch():
             for i in range(20):
                 modwrite.write_module(f"{unique_name}_{i}", f"I = {i}\n", root=root)
-                assert importlib.import_module(f"{unique_name}_{i}").I == i
+                assert i == importlib.import_module(f"{unique_name}_{i}").I
                 modwrite.write_module(f"sub.m{i}", "", root=root)
             assert settle.call_count == 0
     assert settle.call_count == 1
@@ -54,6 +54,5 @@ def test_process_visibility_in_a_batch_is_not_settled(root: Path) -> None:
 
 
 def test_batch_timeout_is_checked() -> None:
-    with pytest.raises(modwrite.InvalidArgument):
-        with modwrite.batch(visibility_timeout=-1):
-            pass  # pragma: no cover
+    with pytest.raises(modwrite.InvalidArgument), modwrite.batch(visibility_timeout=-1):
+        pass  # pragma: no cover

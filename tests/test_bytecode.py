@@ -44,7 +44,7 @@ def test_same_size_same_second_rewrites_reload_the_new_code(
         before = int(time.time())
         modwrite.write_module(unique_name, _version(i), root=root, visibility="process")
         same_second += int(time.time()) == before
-        stale += importlib.reload(module).V != 10000 + i
+        stale += 10000 + i != importlib.reload(module).V
     assert stale == 0
     # The hazard was exercised: most rewrites fell in one second with another.
     assert same_second >= REWRITES * 0.9
@@ -77,7 +77,11 @@ print(importlib.import_module(sys.argv[2]).V - 10000)
 def _fresh_import(root: Path, name: str, *flags: str) -> int:
     out = subprocess.run(
         [sys.executable, *flags, "-c", _CHILD, str(root), name],
-        env=child_env(), capture_output=True, text=True, check=True, timeout=60,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return int(out.stdout)
 
@@ -140,7 +144,8 @@ def test_racing_stock_reader_cannot_make_a_fresh_process_run_old_code(
     modwrite.write_module(unique_name, _version(0), root=root)
     for i in range(1, 11):
         result = _race_stock_reader(
-            root, unique_name,
+            root,
+            unique_name,
             lambda i=i: modwrite.write_module(unique_name, _version(i), root=root),
         )
         assert result == i

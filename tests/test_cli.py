@@ -17,8 +17,12 @@ from .conftest import child_env
 
 def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "modwrite", *args], input=stdin.decode(), env=child_env(),
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "modwrite", *args],
+        input=stdin.decode(),
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -32,8 +36,9 @@ def test_write_from_stdin_prints_the_path(root: Path) -> None:
 def test_write_from_a_file(root: Path, tmp_path: Path) -> None:
     source = tmp_path / "src.py"
     source.write_text("Y = 2\n")
-    assert _cli.main(["write", "m", str(source), "--root", str(root), "--visibility",
-                      "process"]) == 0
+    assert (
+        _cli.main(["write", "m", str(source), "--root", str(root), "--visibility", "process"]) == 0
+    )
     assert (root / "m.py").read_text() == "Y = 2\n"
 
 
@@ -48,8 +53,15 @@ def test_package_lands_a_tree_without_caches(root: Path, tmp_path: Path) -> None
     (tree / "README.md").write_text("# not python")
     assert _cli.main(["package", "gen", str(tree), "--root", str(root)]) == 0
     landed = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
-    assert landed == ["gen", "gen/README.md", "gen/__init__.py", "gen/py.typed", "gen/sub",
-                      "gen/sub/__init__.py", "gen/sub/data.txt"]
+    assert landed == [
+        "gen",
+        "gen/README.md",
+        "gen/__init__.py",
+        "gen/py.typed",
+        "gen/sub",
+        "gen/sub/__init__.py",
+        "gen/sub/data.txt",
+    ]
 
 
 def test_probe_of_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
@@ -92,8 +104,12 @@ def test_missing_root_exit_code(tmp_path: Path) -> None:
 
 
 def test_clean_removes_only_dead_writers_leftovers(tmp_path: Path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(dead.stdout)
     (tmp_path / "pkg").mkdir()
     stale_file = tmp_path / "pkg" / f".m.py.{dead_pid}-abcd{_atomic.TEMP_MARKER}"
@@ -142,6 +158,9 @@ def test_help_for_every_command() -> None:
 def test_console_script_entry_point() -> None:
     from importlib.metadata import entry_points
 
-    scripts = entry_points(group="console_scripts") if sys.version_info >= (3, 10) else \
-        entry_points()["console_scripts"]  # type: ignore[index]
+    scripts = (
+        entry_points(group="console_scripts")
+        if sys.version_info >= (3, 10)
+        else entry_points()["console_scripts"]
+    )  # type: ignore[index]
     assert any(e.name == "modwrite" and e.value == "modwrite._cli:main" for e in scripts)

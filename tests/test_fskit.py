@@ -94,6 +94,7 @@ def test_fat_tickfs_is_a_fuse_mount(fat_tickfs_root: Path) -> None:
     entry = find_mount(fat_tickfs_root)
     assert entry is not None and entry.fstype == "fuse.tickfs", entry
     assert fat_tickfs_root.stat().st_dev != fat_tickfs_root.parent.stat().st_dev
+    assert os.statvfs(fat_tickfs_root).f_blocks > 0
 
 
 def test_fat_tickfs_timestamps_are_two_second_multiples(fat_dir: Path) -> None:
@@ -269,7 +270,10 @@ def test_tickfs_directory_renames_unlink_rmdir_chmod(
     (d / "x.txt").replace(d / "y.txt")
     assert (d / "y.txt").read_text() == "y" and not (d / "x.txt").exists()
 
-    # Hard link, unlink while open, rmdir.
+    # Symlink, hard link, unlink while open, rmdir.
+    (d / "link").symlink_to("y.txt")
+    assert str((d / "link").readlink()) == "y.txt" and (d / "link").read_text() == "y"
+    (d / "link").unlink()
     os.link(d / "y.txt", d / "z.txt")
     assert (d / "y.txt").stat().st_nlink == 2
     assert (d / "y.txt").stat().st_ino == (d / "z.txt").stat().st_ino

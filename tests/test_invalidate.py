@@ -77,7 +77,9 @@ def test_keys_are_matched_by_the_directory_they_name(
     assert spy.invalidations == 1
 
 
-def test_empty_entry_is_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_entry_is_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     spy = SpyFinder("")
     sys.path_importer_cache[""] = spy

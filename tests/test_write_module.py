@@ -36,7 +36,7 @@ def test_new_module_after_directory_was_cached_is_found(root: Path, unique_name:
     importlib.import_module(unique_name + "_first")
     for i in range(50):
         modwrite.write_module(f"{unique_name}_{i}", f"I = {i}\n", root=root, visibility="process")
-        assert importlib.import_module(f"{unique_name}_{i}").I == i
+        assert i == importlib.import_module(f"{unique_name}_{i}").I
 
 
 def test_rewrite_then_reload_runs_new_code(
@@ -47,7 +47,7 @@ def test_rewrite_then_reload_runs_new_code(
     assert Path(importlib.util.cache_from_source(module.__file__)).exists()  # bytecode is on
     for value in range(2, 30):
         modwrite.write_module(unique_name, f"VALUE = {value % 10}\n", root=root)
-        assert importlib.reload(module).VALUE == value % 10
+        assert value % 10 == importlib.reload(module).VALUE
 
 
 def test_parent_packages_must_exist(root: Path) -> None:
@@ -166,9 +166,7 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
     (directory / "keep.py").write_text("KEEP = 1\n")
     subprocess.run(["mount", "--bind", str(directory), str(directory)], check=True)
     try:
-        subprocess.run(
-            ["mount", "-o", "remount,ro,bind", str(directory)], check=True
-        )
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(directory)], check=True)
         yield directory
     finally:
         subprocess.run(["umount", str(directory)], check=True)
@@ -186,9 +184,7 @@ def tiny_fs(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs: small enough to fill."""
     directory = tmp_path / "tiny"
     directory.mkdir()
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(directory)], check=True
-    )
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(directory)], check=True)
     try:
         yield directory
     finally:

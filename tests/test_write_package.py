@@ -46,13 +46,16 @@ def test_missing_init_is_added(root: Path, unique_name: str) -> None:
 
 
 def test_replacement_is_whole_and_old_files_are_gone(root: Path, unique_name: str) -> None:
-    modwrite.write_package(unique_name, {"__init__": "V = 1\n", "old": "", "d/x.txt": "x"}, root=root)
+    modwrite.write_package(
+        unique_name, {"__init__": "V = 1\n", "old": "", "d/x.txt": "x"}, root=root
+    )
     pkg = importlib.import_module(unique_name)
     importlib.import_module(f"{unique_name}.old")
     modwrite.write_package(unique_name, {"__init__": "V = 2\n", "new": ""}, root=root)
     assert importlib.reload(pkg).V == 2
     assert sorted(p.name for p in (root / unique_name).iterdir() if p.name != "__pycache__") == [
-        "__init__.py", "new.py"
+        "__init__.py",
+        "new.py",
     ]
     sys.modules.pop(f"{unique_name}.old")
     with pytest.raises(ImportError):
@@ -115,7 +118,9 @@ def test_fallback_without_exchange_still_replaces(root: Path, unique_name: str) 
 
 
 def test_finders_of_old_and_new_directories_are_invalidated(root: Path, unique_name: str) -> None:
-    modwrite.write_package(unique_name, {"__init__": "", "sub/__init__.py": "", "sub/a.py": ""}, root=root)
+    modwrite.write_package(
+        unique_name, {"__init__": "", "sub/__init__.py": "", "sub/a.py": ""}, root=root
+    )
     importlib.import_module(f"{unique_name}.sub.a")
     modwrite.write_package(
         unique_name, {"__init__": "", "sub/__init__.py": "", "sub/b.py": "B = 1\n"}, root=root
@@ -165,7 +170,9 @@ def test_conflicts(root: Path) -> None:
 
 
 def test_subpackage_with_parents(root: Path, unique_name: str) -> None:
-    modwrite.write_package(f"{unique_name}.inner", {"__init__": "I = 1\n"}, root=root, parents=True)
+    modwrite.write_package(
+        f"{unique_name}.inner", {"__init__": "I = 1\n"}, root=root, parents=True
+    )
     assert importlib.import_module(f"{unique_name}.inner").I == 1
 
 

@@ -68,7 +68,7 @@ def fsync_directory(path: str) -> None:
         os.close(fd)
 
 
-class _ModuleFileWriter(AtomicWriter):  # type: ignore[misc]
+class _ModuleFileWriter(AtomicWriter):
     """:class:`atomicwrites.AtomicWriter` with modwrite's defaults."""
 
     def __init__(
@@ -82,7 +82,16 @@ class _ModuleFileWriter(AtomicWriter):  # type: ignore[misc]
         self._mode_bits = mode_bits
         self._created = False
 
-    def get_fileobject(self, **kwargs: Any) -> IO[bytes]:
+    def get_fileobject(
+        self,
+        suffix: str = "",
+        prefix: str = "",
+        dir: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
+        **kwargs: Any,
+    ) -> IO[Any]:
+        """The temporary file (*suffix*, *prefix* and *dir* are ignored: the
+        name comes from :func:`temporary_name`, the directory is the locked
+        one)."""
         fd = self._directory.open_new(self._temp)
         self._created = True
         try:

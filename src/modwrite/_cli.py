@@ -14,7 +14,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 
 from . import __version__
 from ._clean import find_leftovers, remove_leftover
@@ -48,48 +48,85 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
-        "probe", help="measure a directory's import hazards and modwrite against them",
+        "probe",
+        help="measure a directory's import hazards and modwrite against them",
         description="Measure DIR's timestamp tick; reproduce whether a plain write-then-import "
         "misses the new module and whether a same-size same-second rewrite runs stale "
         "bytecode (bytecode writing on); show that modwrite's writes avoid both.",
     )
-    p.add_argument("directory", nargs="?", default=".", metavar="DIR",
-                   help="directory to probe (default: the current directory)")
-    p.add_argument("--trials", type=int, default=50, metavar="N",
-                   help="iterations of each check (default: 50)")
+    p.add_argument(
+        "directory",
+        nargs="?",
+        default=".",
+        metavar="DIR",
+        help="directory to probe (default: the current directory)",
+    )
+    p.add_argument(
+        "--trials",
+        type=int,
+        default=50,
+        metavar="N",
+        help="iterations of each check (default: 50)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", required=True, metavar="DIR",
-                        help="directory on sys.path to write under")
-    common.add_argument("--parents", action="store_true",
-                        help="create missing parent packages")
+    common.add_argument(
+        "--root", required=True, metavar="DIR", help="directory on sys.path to write under"
+    )
+    common.add_argument("--parents", action="store_true", help="create missing parent packages")
     common.add_argument("--create-root", action="store_true", help="create DIR if missing")
-    common.add_argument("--visibility", choices=("system", "process"), default="system",
-                        help="'system' (default): other processes see it on return; "
-                        "'process': never wait on the clock")
-    common.add_argument("--durable", action="store_true",
-                        help="fsync file and directory (crash-durable)")
+    common.add_argument(
+        "--visibility",
+        choices=("system", "process"),
+        default="system",
+        help="'system' (default): other processes see it on return; "
+        "'process': never wait on the clock",
+    )
+    common.add_argument(
+        "--durable", action="store_true", help="fsync file and directory (crash-durable)"
+    )
 
-    w = sub.add_parser("write", parents=[common], help="write one module",
-                       description="Write module NAME from FILE (or stdin when FILE is - "
-                       "or missing) under --root; print the written path.")
+    w = sub.add_parser(
+        "write",
+        parents=[common],
+        help="write one module",
+        description="Write module NAME from FILE (or stdin when FILE is - "
+        "or missing) under --root; print the written path.",
+    )
     w.add_argument("name", metavar="NAME", help="dotted module name")
-    w.add_argument("file", nargs="?", default="-", metavar="FILE",
-                   help="source file, or - for stdin (default)")
+    w.add_argument(
+        "file",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="source file, or - for stdin (default)",
+    )
 
-    k = sub.add_parser("package", parents=[common], help="write a package from a directory",
-                       description="Land the tree SRC_DIR as package NAME under --root, "
-                       "replacing any old package whole (__pycache__ is skipped).")
+    k = sub.add_parser(
+        "package",
+        parents=[common],
+        help="write a package from a directory",
+        description="Land the tree SRC_DIR as package NAME under --root, "
+        "replacing any old package whole (__pycache__ is skipped).",
+    )
     k.add_argument("name", metavar="NAME", help="dotted package name")
     k.add_argument("source_dir", metavar="SRC_DIR", help="directory holding the package's files")
 
-    c = sub.add_parser("clean", help="remove temporary files left by crashed writes",
-                       description="Remove modwrite's temporary entries under ROOT whose "
-                       "writer process is gone or that are older than --min-age.")
+    c = sub.add_parser(
+        "clean",
+        help="remove temporary files left by crashed writes",
+        description="Remove modwrite's temporary entries under ROOT whose "
+        "writer process is gone or that are older than --min-age.",
+    )
     c.add_argument("root", metavar="ROOT")
-    c.add_argument("--min-age", type=float, default=3600.0, metavar="SECONDS",
-                   help="also remove entries this old whose pid is alive (default: 3600)")
+    c.add_argument(
+        "--min-age",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="also remove entries this old whose pid is alive (default: 3600)",
+    )
     c.add_argument("--dry-run", action="store_true", help="list, do not remove")
     return parser
 
@@ -99,10 +136,10 @@ def _error(message: str, status: int) -> int:
     return status
 
 
-def _read_tree(source_dir: str) -> dict[PurePosixPath, bytes]:
+def _read_tree(source_dir: str) -> dict[str | PurePath, bytes]:
     """The files of *source_dir* keyed by relative path (paths, not module
     names: data files such as ``py.typed`` keep their names)."""
-    files: dict[PurePosixPath, bytes] = {}
+    files: dict[str | PurePath, bytes] = {}
     for dirpath, dirnames, filenames in os.walk(source_dir):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
         for filename in sorted(filenames):
@@ -121,9 +158,11 @@ def _run(args: argparse.Namespace) -> int:
             return _error(f"{args.directory!r} is not a directory", EXIT_USAGE)
         report = probe(args.directory, trials=args.trials)
         print(json.dumps(as_dict(report), indent=2) if args.json else format_report(report))
-        hazards = (report.modwrite_import_misses.failures
-                   + report.modwrite_process_import_misses.failures
-                   + report.modwrite_stale_bytecode.failures)
+        hazards = (
+            report.modwrite_import_misses.failures
+            + report.modwrite_process_import_misses.failures
+            + report.modwrite_stale_bytecode.failures
+        )
         return EXIT_HAZARD if hazards else EXIT_OK
     if args.command == "clean":
         if not os.path.isdir(args.root):
@@ -136,12 +175,16 @@ def _run(args: argparse.Namespace) -> int:
             count += 1
         print(f"{count} leftover(s) {'found' if args.dry_run else 'removed'}", file=sys.stderr)
         return EXIT_OK
-    options = dict(root=args.root, parents=args.parents, create_root=args.create_root,
-                   visibility=args.visibility, durable=args.durable)
+    options = dict(
+        root=args.root,
+        parents=args.parents,
+        create_root=args.create_root,
+        visibility=args.visibility,
+        durable=args.durable,
+    )
     if args.command == "write":
         try:
-            source = (sys.stdin.buffer.read() if args.file == "-"
-                      else Path(args.file).read_bytes())
+            source = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
         except OSError as exc:
             return _error(f"cannot read {args.file!r}: {exc.strerror}", EXIT_USAGE)
         print(write_module(args.name, source, **options))

@@ -25,7 +25,11 @@ if sys.platform.startswith("linux"):
     try:
         _renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
         _renameat2.argtypes = [
-            ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_uint,
         ]
         _renameat2.restype = ctypes.c_int
     except (AttributeError, OSError):  # pragma: no cover - glibc < 2.28, musl

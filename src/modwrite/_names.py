@@ -34,7 +34,8 @@ def validate_module_name(name: object, *, what: str = "module name") -> tuple[st
             raise InvalidModuleName(name, f"{part!r} is a keyword")
         if not part.isascii() and unicodedata.normalize("NFKC", part) != part:
             raise InvalidModuleName(
-                name, f"{part!r} is not NFKC-normalized (PEP 3131); the parser would read "
-                f"{unicodedata.normalize('NFKC', part)!r}"
+                name,
+                f"{part!r} is not NFKC-normalized (PEP 3131); the parser would read "
+                f"{unicodedata.normalize('NFKC', part)!r}",
             )
     return parts

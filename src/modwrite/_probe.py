@@ -32,7 +32,9 @@ def put(path, text):
         f.write(text)
 """
 
-_DIRECTORY_RACE = _PRELUDE + """
+_DIRECTORY_RACE = (
+    _PRELUDE
+    + """
 {setup}
 d = sys.argv[1]; n = int(sys.argv[2])
 sys.path.insert(0, d)
@@ -50,9 +52,12 @@ for i in range(n):
         misses += 1
 print(misses, (time.perf_counter() - t0) / n, sys.dont_write_bytecode)
 """
+)
 
 # A same-size rewrite in the same second, then reload().
-_STALE_BYTECODE = _PRELUDE + """
+_STALE_BYTECODE = (
+    _PRELUDE
+    + """
 {setup}
 d = sys.argv[1]; n = int(sys.argv[2])
 sys.path.insert(0, d)
@@ -75,6 +80,7 @@ while trials < n:
     trials += 1
 print(stale, (time.perf_counter() - t0) / n, sys.dont_write_bytecode)
 """
+)
 
 _MODWRITE_SETUP = "import modwrite, warnings; warnings.simplefilter('ignore')"
 
@@ -165,7 +171,11 @@ def _run(script: str, directory: str, trials: int) -> Check:
     try:
         out = subprocess.run(
             [sys.executable, "-c", script, scratch, str(trials)],
-            env=env, capture_output=True, text=True, timeout=600, check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
         ).stdout.split()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -199,7 +209,8 @@ def probe(directory: str, *, trials: int = 50) -> ProbeReport:
         for key, setup, v1, v2, same in (
             ("plain", "", v1_plain, v2_plain, "True"),
             (
-                "modwrite", _MODWRITE_SETUP,
+                "modwrite",
+                _MODWRITE_SETUP,
                 'modwrite.write_module(name, "X = 1\\n", root=d, visibility="process")',
                 'modwrite.write_module(name, "X = 2\\n", root=d, visibility="process")',
                 "False",
@@ -241,20 +252,28 @@ def format_report(report: ProbeReport) -> str:
         f"  directory mtime follows new entries          "
         f"{'yes' if report.dir_mtime_follows_entries else 'NO'}",
         "plain writes (open + write), stock import system, bytecode writing on:",
-        line("write then import: import missed the module", report.plain_import_misses,
-             "missed"),
-        line("same-size same-second rewrite: stale code ran", report.plain_stale_bytecode,
-             "stale"),
+        line("write then import: import missed the module", report.plain_import_misses, "missed"),
+        line(
+            "same-size same-second rewrite: stale code ran", report.plain_stale_bytecode, "stale"
+        ),
         "modwrite writes:",
         line("write_module() then import: missed", report.modwrite_import_misses, "missed"),
-        line("write_module(visibility='process'): missed",
-             report.modwrite_process_import_misses, "missed"),
-        line("same-size same-second rewrite: stale code ran", report.modwrite_stale_bytecode,
-             "stale"),
+        line(
+            "write_module(visibility='process'): missed",
+            report.modwrite_process_import_misses,
+            "missed",
+        ),
+        line(
+            "same-size same-second rewrite: stale code ran",
+            report.modwrite_stale_bytecode,
+            "stale",
+        ),
     ]
     checks = (
-        report.plain_import_misses, report.plain_stale_bytecode,
-        report.modwrite_import_misses, report.modwrite_stale_bytecode,
+        report.plain_import_misses,
+        report.plain_stale_bytecode,
+        report.modwrite_import_misses,
+        report.modwrite_stale_bytecode,
     )
     if not all(c.bytecode_writing_on for c in checks):  # pragma: no cover - defensive
         out.append("  WARNING: bytecode writing was off in a check")

@@ -59,8 +59,17 @@ DEFAULT_VISIBILITY_TIMEOUT_S = 5.0
 #: 1 µs … 100 ms as on network and FUSE filesystems, 1 s (ext4 with 128-byte
 #: inodes, HFS+, many NFS servers), 2 s (FAT).
 _TICKS_NS = (
-    1_000, 10_000, 100_000, 1_000_000, 2_000_000, 4_000_000, 10_000_000, 20_000_000,
-    100_000_000, 1_000_000_000, 2_000_000_000,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    2_000_000,
+    4_000_000,
+    10_000_000,
+    20_000_000,
+    100_000_000,
+    1_000_000_000,
+    2_000_000_000,
 )
 # Per filesystem (st_dev): the gcd of every clock reading seen there, from
 # which the tick is inferred.
@@ -77,9 +86,7 @@ def observe(directory: str) -> float:
     return os.stat(directory).st_mtime
 
 
-def settle(
-    observed: dict[str, float], *, timeout: float = DEFAULT_VISIBILITY_TIMEOUT_S
-) -> bool:
+def settle(observed: dict[str, float], *, timeout: float = DEFAULT_VISIBILITY_TIMEOUT_S) -> bool:
     """Move each directory's mtime past the value observed after its landings.
 
     :param observed: directory path -> ``st_mtime`` (float seconds) observed

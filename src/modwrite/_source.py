@@ -58,8 +58,7 @@ def encode_source(module: str, source: object, filename: str) -> bytes:
             data = source.encode(encoding)
         except (UnicodeEncodeError, LookupError) as exc:
             raise InvalidSource(
-                module, f"the source cannot be encoded as {encoding!r} "
-                f"(its coding cookie): {exc}"
+                module, f"the source cannot be encoded as {encoding!r} (its coding cookie): {exc}"
             ) from None
         text = source
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -71,8 +70,9 @@ def encode_source(module: str, source: object, filename: str) -> bytes:
             text = data.decode(encoding)
         except UnicodeDecodeError as exc:
             raise ModuleSyntaxError(
-                module, f"the source is not valid {encoding!r}: {exc.reason} "
-                f"at byte {exc.start}", filename
+                module,
+                f"the source is not valid {encoding!r}: {exc.reason} at byte {exc.start}",
+                filename,
             ) from None
         if text.startswith("\ufeff"):
             text = text[1:]

@@ -146,9 +146,7 @@ def _check_timeout(timeout: object) -> float:
 
 def _check_options(visibility: object, timeout: object) -> None:
     if visibility not in _VISIBILITIES:
-        raise InvalidArgument(
-            f"visibility must be one of {_VISIBILITIES!r}, not {visibility!r}"
-        )
+        raise InvalidArgument(f"visibility must be one of {_VISIBILITIES!r}, not {visibility!r}")
     _check_timeout(timeout)
 
 
@@ -192,7 +190,8 @@ def _check_root(root_path: str, *, create: bool) -> None:
         raise ModuleWriteError(
             exc.errno or errno.ENOENT,
             "root directory does not exist (create_root=True / --create-root creates it)"
-            if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc)),
+            if isinstance(exc, FileNotFoundError)
+            else (exc.strerror or str(exc)),
             root_path,
         ) from None
     if not stat.S_ISDIR(st.st_mode):
@@ -235,8 +234,7 @@ def _plan_parents(root: str, parts: tuple[str, ...], *, create: bool) -> list[st
         if not create:
             raise ModuleWriteError(
                 errno.ENOENT,
-                f"parent package {dotted!r} does not exist "
-                "(parents=True / --parents creates it)",
+                f"parent package {dotted!r} does not exist (parents=True / --parents creates it)",
                 directory,
             )
         module_file = directory + ".py"
@@ -454,9 +452,7 @@ def _key_path(name: str, key: object) -> PurePosixPath:
             parts = validate_module_name(key, what=f"module name in files of {name!r}")
             return PurePosixPath(*parts[:-1], parts[-1] + ".py")
     else:
-        raise ArgumentTypeError(
-            f"keys of files must be str or paths, not {type(key).__name__}"
-        )
+        raise ArgumentTypeError(f"keys of files must be str or paths, not {type(key).__name__}")
     if path.is_absolute() or not path.parts or any(p in ("..", ".", "") for p in path.parts):
         raise InvalidArgument(
             f"path {key!s} in files of {name!r} must be relative, without '.' or '..'"
@@ -470,7 +466,7 @@ def _claim(
     flat: dict[PurePosixPath, bytes | None], name: str, path: PurePosixPath, data: bytes | None
 ) -> None:
     for parent in path.parents:
-        if parent.parts and flat.get(parent, None) is not None:
+        if parent.parts and flat.get(parent) is not None:
             raise InvalidArgument(
                 f"files of {name!r}: {parent.as_posix()!r} is both a file and a directory"
             )
@@ -534,12 +530,12 @@ def write_package(
         raise _write_error(exc, target) from None
     changed.add(parent)
     changed.update(os.path.join(target, d) if d else target for d in new_dirs)
-    for relative in sorted(new_dirs | old_dirs):
-        invalidate_caches(os.path.join(target, relative) if relative else target)
+    for rel_dir in sorted(new_dirs | old_dirs):
+        invalidate_caches(os.path.join(target, rel_dir) if rel_dir else target)
     invalidate_caches(target)
-    for relative, data in flat.items():
+    for file_path, data in flat.items():
         if data is not None:
-            linecache.checkcache(os.path.join(target, *relative.parts))
+            linecache.checkcache(os.path.join(target, *file_path.parts))
     _make_visible(changed, visibility, visibility_timeout)
     return Path(target)
 
@@ -604,8 +600,8 @@ def _land_tree(
                         os.path.join(staging, *relative.parts), data, old.get(relative), durable
                     )
             if durable:
-                for relative in new_dirs:
-                    fsync_directory(os.path.join(staging, relative))
+                for rel_dir in new_dirs:
+                    fsync_directory(os.path.join(staging, rel_dir))
             old_tree = _swap_in(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -680,8 +676,14 @@ def write_and_import(
         raises it); plus everything :func:`write_module` raises.
     """
     write_module(
-        name, source, root=root, visibility=visibility, durable=durable, parents=parents,
-        create_root=create_root, visibility_timeout=visibility_timeout,
+        name,
+        source,
+        root=root,
+        visibility=visibility,
+        durable=durable,
+        parents=parents,
+        create_root=create_root,
+        visibility_timeout=visibility_timeout,
     )
     module = sys.modules.get(name)
     if module is not None:

@@ -184,9 +184,7 @@ class ModuleConflictError(ModuleWriteError):
 
     __module__ = "modwrite"
 
-    def __init__(
-        self, errno: int, strerror: str, filename: str | os.PathLike[str] = ""
-    ) -> None:
+    def __init__(self, errno: int, strerror: str, filename: str | os.PathLike[str] = "") -> None:
         super().__init__(errno, strerror, filename)
 
     @classmethod

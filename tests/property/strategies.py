@@ -5,7 +5,8 @@ from __future__ import annotations
 import keyword
 import os
 
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 
 #: CI runs a bounded number of examples; MODWRITE_HYPOTHESIS_EXAMPLES raises
 #: it for a long run.  No deadline: filesystem timing varies.

@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 import modwrite
 
@@ -34,12 +35,11 @@ class TestInProcessModel:
     @given(
         steps=st.lists(
             st.tuples(st.integers(min_value=0, max_value=3), sources, st.booleans()),
-            min_size=1, max_size=25,
+            min_size=1,
+            max_size=25,
         )
     )
-    def test_writes_and_reloads_follow_the_model(
-        self, steps: list[tuple[int, str, bool]]
-    ) -> None:
+    def test_writes_and_reloads_follow_the_model(self, steps: list[tuple[int, str, bool]]) -> None:
         saved_flag, sys.dont_write_bytecode = sys.dont_write_bytecode, False
         run = next(_run)
         with tempfile.TemporaryDirectory() as tmp:
@@ -53,11 +53,12 @@ class TestInProcessModel:
                     model[name] = source
                     if reload_now or name not in sys.modules:
                         module = (
-                            importlib.reload(sys.modules[name]) if name in sys.modules
+                            importlib.reload(sys.modules[name])
+                            if name in sys.modules
                             else importlib.import_module(name)
                         )
                         expected = int(source.split("=")[1].split()[0])
-                        assert module.VALUE == expected
+                        assert expected == module.VALUE
                 for name, source in model.items():
                     assert Path(tmp, f"{name}.py").read_text().rstrip("\n") == source.rstrip("\n")
                 assert not any(".modwrite-tmp" in p.name for p in Path(tmp).iterdir())

@@ -1,0 +1,148 @@
+"""G1 and G2 on real coarse-timestamp filesystems mounted by the tests.
+
+G1: when write_module() returns, importing that name in the same process
+yields the new source, with no waiting on the clock, on any filesystem.
+G2: with the default visibility, when write_module() returns, every other
+process's stock FileFinder sees the new file on its next lookup, also one
+that listed the directory during the write.
+
+Counts default to what CI affords; MODWRITE_TEST_LONG=1 runs the issue's
+full counts (1000 in-process cycles, 300 cross-process modules per fs).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+import modwrite
+
+from .conftest import StockReader
+
+LONG = os.environ.get("MODWRITE_TEST_LONG") == "1"
+IN_PROCESS = 1000
+CROSS = {"ext4_1s": 300 if LONG else 15, "fat_2s": 300 if LONG else 8, "jiffy_20ms": 300}
+
+pytestmark = [pytest.mark.coarse, pytest.mark.timeout(3600 if LONG else 600)]
+
+
+@pytest.fixture(params=["ext4_1s", "fat_2s", "jiffy_20ms"])
+def coarse_dir(request: pytest.FixtureRequest) -> tuple[str, Path]:
+    fixture = {"ext4_1s": "coarse_ext4_dir", "fat_2s": "fat_dir", "jiffy_20ms": "jiffy_dir"}
+    return request.param, request.getfixturevalue(fixture[request.param])
+
+
+@pytest.fixture(params=["ext4_1s", "fat_2s"])
+def second_tick_dir(request: pytest.FixtureRequest) -> tuple[str, Path]:
+    """The filesystems whose tick is long against a reader's round trip (the
+    20 ms one re-ticks too often within one for a reliable control)."""
+    fixture = {"ext4_1s": "coarse_ext4_dir", "fat_2s": "fat_dir"}
+    return request.param, request.getfixturevalue(fixture[request.param])
+
+
+def _timestamps_are_coarse(directory: Path) -> bool:
+    probe = directory / "probe_tick"
+    probe.write_text("")
+    coarse = probe.stat().st_mtime_ns % 20_000_000 == 0
+    probe.unlink()
+    return coarse
+
+
+def test_in_process_write_then_import_never_misses(coarse_dir: tuple[str, Path]) -> None:
+    kind, directory = coarse_dir
+    assert _timestamps_are_coarse(directory)
+    sys.path.insert(0, str(directory))
+    cycles = IN_PROCESS if kind != "fat_2s" or LONG else 300
+    modwrite.write_module("warm_in", "", root=directory, visibility="process")
+    importlib.import_module("warm_in")
+    misses = 0
+    for i in range(cycles):
+        modwrite.write_module(
+            f"inproc_{kind}_{i}", f"I = {i}\n", root=directory, visibility="process"
+        )
+        try:
+            misses += i != importlib.import_module(f"inproc_{kind}_{i}").I
+        except ImportError:
+            misses += 1
+    assert misses == 0
+
+
+def test_in_process_control_plain_writes_miss(coarse_dir: tuple[str, Path]) -> None:
+    """Control: the same loop with plain writes misses on these filesystems."""
+    kind, directory = coarse_dir
+    sys.path.insert(0, str(directory))
+    (directory / "warm_ctl.py").write_text("")
+    importlib.invalidate_caches()
+    importlib.import_module("warm_ctl")
+    misses = 0
+    for i in range(30):
+        (directory / f"ctl_{kind}_{i}.py").write_text("")
+        try:
+            importlib.import_module(f"ctl_{kind}_{i}")
+        except ImportError:
+            misses += 1
+    assert misses >= 10
+
+
+def test_stock_reader_never_misses_a_written_module(
+    coarse_dir: tuple[str, Path], stock_reader: type[StockReader]
+) -> None:
+    kind, directory = coarse_dir
+    reader = stock_reader(directory)
+    misses = [
+        i
+        for i in range(CROSS[kind])
+        if (
+            modwrite.write_module(f"cross_{i}", f"I = {i}\n", root=directory)
+            and not reader.imports(f"cross_{i}")
+        )
+    ]
+    assert misses == []
+
+
+def test_stock_reader_control_plain_writes_are_missed(
+    second_tick_dir: tuple[str, Path], stock_reader: type[StockReader]
+) -> None:
+    """Control: the reader does miss plain writes (so the test above can fail)."""
+    _, directory = second_tick_dir
+    reader = stock_reader(directory)
+    misses = 0
+    for i in range(10):
+        (directory / f"plain_{i}.py").write_text("")
+        misses += not reader.imports(f"plain_{i}")
+    assert misses >= 3
+
+
+def test_stock_reader_sees_a_whole_batch(
+    coarse_dir: tuple[str, Path], stock_reader: type[StockReader]
+) -> None:
+    _, directory = coarse_dir
+    reader = stock_reader(directory)
+    (directory / "sub").mkdir()
+    names = []
+    with modwrite.batch():
+        for i in range(200):
+            modwrite.write_module(f"batched_{i}", "", root=directory)
+            names.append(f"batched_{i}")
+        modwrite.write_package("bpkg", {"__init__": "", "m": ""}, root=directory)
+        names.append("bpkg.m")
+    assert [n for n in names if not reader.imports(n)] == []
+
+
+def test_directory_whose_mtime_never_moves(
+    frozen_dir: Path, stock_reader: type[StockReader]
+) -> None:
+    """[mtime never moves] exFAT on Windows, WSL drvfs: entries do not move the
+    directory mtime, an explicit utime does, and modwrite uses it."""
+    reader = stock_reader(frozen_dir)
+    before = frozen_dir.stat().st_mtime_ns
+    (frozen_dir / "plain.py").write_text("")
+    assert frozen_dir.stat().st_mtime_ns == before
+    assert not reader.imports("plain")
+    for i in range(20):
+        modwrite.write_module(f"frozen_{i}", "", root=frozen_dir)
+        assert reader.imports(f"frozen_{i}")
