@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util as _u
 import itertools
 import os
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fskit.fixtures"] if _u.find_spec("tests.fskit.fixtures") else []  # TEMP
+pytest_plugins = ["tests.fskit.fixtures"]
 
 _counter = itertools.count()
 
