@@ -97,7 +97,9 @@ class _ModuleFileWriter(AtomicWriter):
         try:
             if self._mode_bits is not None:
                 os.chmod(fd, self._mode_bits)
-            return os.fdopen(fd, "wb")
+            # Unbuffered: no isatty ioctl, no lseek; write_atomic loops over
+            # short writes itself.
+            return os.fdopen(fd, "wb", buffering=0)
         except BaseException:
             os.close(fd)
             self._directory.unlink(self._temp)
@@ -146,7 +148,9 @@ def write_atomic(
     """
     writer = _ModuleFileWriter(directory, name, durable=durable, mode_bits=mode_bits)
     with writer.open() as f:
-        f.write(data)
+        view = memoryview(data)
+        while view:
+            written = f.write(view)
+            view = view[written:]
         if before_commit is not None:
-            f.flush()
             before_commit(f)

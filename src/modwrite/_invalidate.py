@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import stat
 import sys
 import threading
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 from .errors import ArgumentTypeError
 
@@ -39,6 +40,7 @@ __all__ = ["PathArg", "invalidate_caches", "invalidate_directory_tree", "invalid
 PathArg = Union[str, "os.PathLike[str]"]
 
 _MISSING: Any = object()
+_K = TypeVar("_K")
 
 
 def _normalize(path: str) -> str:
@@ -57,19 +59,21 @@ class _KeyIndex:
     """Who is who among the keys of :data:`sys.path_importer_cache`.
 
     ``by_spelling`` maps the normalized absolute spelling of each key to the
-    keys spelled so; ``aliases`` maps the (st_dev, st_ino) of the directories
-    of the keys whose real path differs from their spelling (symlinks,
-    relative entries) to those keys.  Both are refreshed lazily when the
-    cache's size changes: O(new keys), never O(sys.path) per call.
+    keys spelled so; ``by_identity`` maps the (st_dev, st_ino) of each key's
+    directory to the keys naming it (symlinks, relative entries, ``..``);
+    ``negative`` maps the spelling of each ``None`` entry to its keys.  They
+    are refreshed lazily when the cache's keys change: O(new keys), never
+    O(sys.path) per call.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cache: dict[str, Any] | None = None
         self._signature: tuple[int, object] = (-1, None)
-        self._known: set[str] = set()
+        self._known: dict[str, tuple[str, tuple[int, int] | None]] = {}
         self.by_spelling: dict[str, set[str]] = {}
-        self.aliases: dict[tuple[int, int], set[str]] = {}
+        self.by_identity: dict[tuple[int, int], set[str]] = {}
+        self.negative: dict[str, set[str]] = {}
 
     @staticmethod
     def _signature_of(cache: dict[str, Any]) -> tuple[int, object]:
@@ -88,50 +92,63 @@ class _KeyIndex:
         with self._lock:
             if cache is not self._cache:
                 self._cache = cache
-                self._known = set()
-                self.by_spelling = {}
-                self.aliases = {}
+                self._known = {}
+                self.by_spelling, self.by_identity, self.negative = {}, {}, {}
             keys = set(cache)
-            for key in self._known - keys:
+            for key in set(self._known) - keys:
                 self._forget(key)
-            for key in keys - self._known:
-                self._add(key)
-            self._known = keys
+            for key in keys - set(self._known):
+                if isinstance(key, str):
+                    self._add(key, cache.get(key, _MISSING) is None)
             self._signature = signature
 
-    def _add(self, key: str) -> None:
-        if not isinstance(key, str):  # pragma: no cover - a foreign key type
-            return
+    def _add(self, key: str, negative: bool) -> None:
         spelled = _normalize(key)
+        identity = _identity(key)
+        self._known[key] = (spelled, identity)
         self.by_spelling.setdefault(spelled, set()).add(key)
-        if os.path.normcase(os.path.realpath(spelled)) != spelled:
-            identity = _identity(key)
-            if identity is not None:
-                self.aliases.setdefault(identity, set()).add(key)
+        if identity is not None:
+            self.by_identity.setdefault(identity, set()).add(key)
+        if negative:
+            self.negative.setdefault(spelled, set()).add(key)
 
     def _forget(self, key: str) -> None:
-        if not isinstance(key, str):  # pragma: no cover - a foreign key type
-            return
-        keys = self.by_spelling.get(_normalize(key))
-        if keys is not None:
-            keys.discard(key)
-        for alias_keys in self.aliases.values():
-            alias_keys.discard(key)
+        spelled, identity = self._known.pop(key)
+        _discard(self.by_spelling, spelled, key)
+        _discard(self.negative, spelled, key)
+        if identity is not None:
+            _discard(self.by_identity, identity, key)
 
-    def keys_for(self, directory: str) -> set[str]:
-        """Keys naming *directory* (normalized absolute spelling)."""
-        keys = set(self.by_spelling.get(directory, ()))
-        if self.aliases:
-            identity = _identity(directory)
-            if identity is not None:
-                keys.update(self.aliases.get(identity, ()))
-            real = os.path.normcase(os.path.realpath(directory))
-            if real != directory:
-                keys.update(self.by_spelling.get(real, ()))
+    def keys_for(self, directory: str, identity: tuple[int, int] | None) -> set[str]:
+        """Keys naming *directory* (normalized absolute spelling) or the
+        directory of that identity."""
+        keys = self.by_spelling.get(directory, set())
+        if identity is not None:
+            same = self.by_identity.get(identity)
+            if same:
+                keys = keys | same
         return keys
 
 
+def _discard(index: dict[_K, set[str]], index_key: _K, key: str) -> None:
+    keys = index.get(index_key)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del index[index_key]
+
+
 _index = _KeyIndex()
+
+
+def _invalidate_keys(keys: set[str]) -> None:
+    cache = sys.path_importer_cache
+    for key in keys:
+        finder = cache.get(key, _MISSING)
+        if finder is None:
+            del cache[key]
+        elif finder is not _MISSING and hasattr(finder, "invalidate_caches"):
+            finder.invalidate_caches()
 
 
 def invalidate_caches(path: PathArg | None = None) -> None:
@@ -147,11 +164,11 @@ def invalidate_caches(path: PathArg | None = None) -> None:
     :raises ArgumentTypeError: *path* is not ``None``, ``str`` or a
         ``str`` path-like (a :class:`TypeError`).
 
-    Cost: independent of the length of :data:`sys.path`: a few dict lookups
-    per ancestor of *path*, one ``stat`` (``isdir``), and where keys of the
-    cache are symlinks or relative, the identity and real path of the
-    directory; plus one re-listing of the touched directory at the next
-    import from it.
+    Cost: independent of the length of :data:`sys.path`: two ``stat`` calls
+    (the path and its parent, to match keys by identity) and a few dict
+    lookups, plus one re-listing of the touched directory at the next import
+    from it.  This mirrors ``PathFinder.invalidate_caches`` as Brett Cannon
+    proposed it on python-dev (March 2013): only the most specific finders.
     """
     if path is None:
         importlib.invalidate_caches()
@@ -166,17 +183,18 @@ def invalidate_caches(path: PathArg | None = None) -> None:
         raise ArgumentTypeError("path must be a str path, not bytes")
     target = _normalize(spelled)
     parent = os.path.dirname(target)
-    cache = sys.path_importer_cache
     _index.sync()
-    is_dir = os.path.isdir(target)
-    for directory in (target, parent) if is_dir else (parent,):
-        for key in _index.keys_for(directory):
-            finder = cache.get(key, _MISSING)
-            if finder is None:
-                del cache[key]
-            elif finder is not _MISSING and hasattr(finder, "invalidate_caches"):
-                finder.invalidate_caches()
-    _drop_negative_entries(target)
+    try:
+        st = os.stat(target)
+    except (OSError, ValueError):
+        is_dir = False
+    else:
+        is_dir = stat.S_ISDIR(st.st_mode)
+    if is_dir:
+        _invalidate_keys(_index.keys_for(target, (st.st_dev, st.st_ino)))
+    _invalidate_keys(_index.keys_for(parent, _identity(parent)))
+    if _index.negative:
+        _drop_negative_entries(target)
     if is_dir:
         _refresh_directory_caches()
 
@@ -185,29 +203,25 @@ def invalidate_file(path: str) -> None:
     """:func:`invalidate_caches` for an absolute, normalized path known to be a
     file that was just written (the write path's fast lane: no ``isdir``)."""
     path = os.path.normcase(path)
-    cache = sys.path_importer_cache
+    parent = os.path.dirname(path)
     _index.sync()
-    for key in _index.keys_for(os.path.dirname(path)):
-        finder = cache.get(key, _MISSING)
-        if finder is None:
-            del cache[key]
-        elif finder is not _MISSING and hasattr(finder, "invalidate_caches"):
-            finder.invalidate_caches()
-    _drop_negative_entries(path)
+    _invalidate_keys(_index.keys_for(parent, _identity(parent)))
+    if _index.negative:
+        _drop_negative_entries(path)
 
 
 def _drop_negative_entries(target: str) -> None:
     """Drop ``None`` entries for *target* and each of its ancestors."""
     cache = sys.path_importer_cache
-    directory = target
-    while True:
-        for key in _index.by_spelling.get(directory, ()):
-            if cache.get(key, _MISSING) is None:
-                del cache[key]
-        up = os.path.dirname(directory)
-        if up == directory:
-            return
-        directory = up
+    doomed = [
+        key
+        for spelled, keys in tuple(_index.negative.items())
+        if target == spelled or target.startswith(spelled.rstrip(os.sep) + os.sep)
+        for key in keys
+    ]
+    for key in doomed:
+        if cache.get(key, _MISSING) is None:
+            del cache[key]
 
 
 def _refresh_directory_caches() -> None:

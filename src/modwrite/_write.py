@@ -176,14 +176,21 @@ def _root_path(root: object) -> str:
     return os.path.abspath(root_path)
 
 
-def _check_root(root_path: str, *, create: bool) -> None:
-    """Check that *root_path* is a directory, creating it if asked.  Called
-    once every argument is known to be valid."""
-    if create and not os.path.exists(root_path):
+def _prepare_root(root_path: str, *, create: bool) -> None:
+    """Create *root_path* if asked and missing.  Called once every argument
+    is known to be valid.  Without *create* nothing is checked here: the
+    first operation in the root fails if it is missing or not a directory,
+    and :func:`_check_root` then says which (one ``stat`` saved per write)."""
+    if create and not os.path.isdir(root_path):
         try:
             os.makedirs(root_path, exist_ok=True)
         except OSError as exc:
             raise _write_error(exc, root_path) from None
+
+
+def _check_root(root_path: str) -> None:
+    """Raise the :class:`ModuleWriteError` that says what is wrong with
+    *root_path*, if anything: missing, or not a directory."""
     try:
         st = os.stat(root_path)
     except OSError as exc:
@@ -231,6 +238,8 @@ def _plan_parents(root: str, parts: tuple[str, ...], *, create: bool) -> list[st
             raise ModuleWriteError(
                 errno.ENOTDIR, f"parent package {dotted!r} is not a directory", directory
             )
+        if i == 0:
+            _check_root(root)
         if not create:
             raise ModuleWriteError(
                 errno.ENOENT,
@@ -348,7 +357,7 @@ def write_module(
     leaf = parts[-1]
     target = os.path.join(directory, leaf + ".py")
     data = encode_source(name, source, target)
-    _check_root(root_path, create=create_root)
+    _prepare_root(root_path, create=create_root)
     missing = _plan_parents(root_path, parts[:-1], create=parents)
     try:
         changed = _create_parents(missing, durable)
@@ -356,6 +365,8 @@ def write_module(
     except ModuleConflictError:
         raise
     except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR) and not parts[:-1]:
+            _check_root(root_path)
         raise _write_error(exc, target) from None
     changed.add(directory)
     invalidate_file(target)
@@ -517,7 +528,8 @@ def write_package(
     _check_options(visibility, visibility_timeout)
     root_path = _root_path(root)
     flat = _flatten(name, files)
-    _check_root(root_path, create=create_root)
+    _prepare_root(root_path, create=create_root)
+    _check_root(root_path)
     parent = os.path.join(root_path, *parts[:-1])
     target = os.path.join(parent, parts[-1])
     missing = _plan_parents(root_path, parts[:-1], create=parents)
