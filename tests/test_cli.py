@@ -74,7 +74,7 @@ def test_probe_of_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
     ("args", "stdin", "status", "message"),
     [
         pytest.param(["write", "bad-name"], b"", 3, "invalid module name", id="name"),
-        pytest.param(["write", "m"], b"x = (\n", 3, "was never closed", id="syntax"),
+        pytest.param(["write", "m"], b"x = = 1\n", 3, "invalid syntax", id="syntax"),
         pytest.param(["write", "m", "--visibility", "x"], b"", 2, "invalid choice", id="usage"),
         pytest.param(["write", "m", "/nonexistent/src.py"], b"", 2, "cannot read", id="no-file"),
         pytest.param(["write", "a.b"], b"", 5, "--parents", id="no-parent"),

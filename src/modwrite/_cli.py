@@ -204,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _run(args)
         except ModuleSyntaxError as exc:
-            return _error(str(exc.msg), EXIT_INVALID)
+            return _error(str(exc), EXIT_INVALID)
         except (InvalidArgument, ArgumentTypeError) as exc:
             return _error(str(exc), EXIT_INVALID)
         except ModuleConflictError as exc:
