@@ -56,3 +56,15 @@ def test_process_visibility_in_a_batch_is_not_settled(root: Path) -> None:
 def test_batch_timeout_is_checked() -> None:
     with pytest.raises(modwrite.InvalidArgument), modwrite.batch(visibility_timeout=-1):
         pass  # pragma: no cover
+
+
+def test_a_write_after_the_batch_in_its_copied_context_settles_itself(root: Path) -> None:
+    """[task outlives the batch] a context copied inside the block (asyncio
+    tasks do this) must not hand writes to a batch that already settled."""
+    import contextvars
+
+    with modwrite.batch():
+        inherited = contextvars.copy_context()
+    with mock.patch.object(_settle, "settle", wraps=_settle.settle) as settle:
+        inherited.run(modwrite.write_module, "late", "", root=root)
+    assert settle.call_count == 1

@@ -179,21 +179,21 @@ def _temp_with(tmp_path: Path, data: bytes, mtime_s: int) -> tuple[Path, object]
 def test_later_second_keeps_the_natural_stamp(tmp_path: Path) -> None:
     path, f = _temp_with(tmp_path, b"V = 1\n", 1000)
     with f:  # type: ignore[attr-defined]
-        make_stamp_unique(f, Stamp(999, 6))  # type: ignore[arg-type]
+        make_stamp_unique(f, Stamp(999, 6), str(path))  # type: ignore[arg-type]
     assert stamp_of(path.stat()) == Stamp(1000, 6)
 
 
 def test_longer_in_the_same_second_keeps_the_natural_stamp(tmp_path: Path) -> None:
     path, f = _temp_with(tmp_path, b"V = 10\n", 1000)
     with f:  # type: ignore[attr-defined]
-        make_stamp_unique(f, Stamp(1000, 6))  # type: ignore[arg-type]
+        make_stamp_unique(f, Stamp(1000, 6), str(path))  # type: ignore[arg-type]
     assert stamp_of(path.stat()) == Stamp(1000, 7)
 
 
 def test_same_size_same_second_moves_the_mtime_one_second(tmp_path: Path) -> None:
     path, f = _temp_with(tmp_path, b"V = 2\n", 1000)
     with f:  # type: ignore[attr-defined]
-        make_stamp_unique(f, Stamp(1000, 6))  # type: ignore[arg-type]
+        make_stamp_unique(f, Stamp(1000, 6), str(path))  # type: ignore[arg-type]
     assert stamp_of(path.stat()) == Stamp(1001, 6)
     assert path.read_bytes() == b"V = 2\n"
 
@@ -201,7 +201,7 @@ def test_same_size_same_second_moves_the_mtime_one_second(tmp_path: Path) -> Non
 def test_past_the_lead_the_file_grows_by_newlines(tmp_path: Path) -> None:
     path, f = _temp_with(tmp_path, b"V = 3\n", 1000)
     with f:  # type: ignore[attr-defined]
-        make_stamp_unique(f, Stamp(1000 + MAX_MTIME_LEAD_S, 6))  # type: ignore[arg-type]
+        make_stamp_unique(f, Stamp(1000 + MAX_MTIME_LEAD_S, 6), str(path))  # type: ignore[arg-type]
     assert stamp_of(path.stat()) == Stamp(1000 + MAX_MTIME_LEAD_S, 7)
     assert path.read_bytes() == b"V = 3\n\n"
 
@@ -209,14 +209,14 @@ def test_past_the_lead_the_file_grows_by_newlines(tmp_path: Path) -> None:
 def test_longer_behind_a_moved_predecessor_takes_its_second(tmp_path: Path) -> None:
     path, f = _temp_with(tmp_path, b"V = 30\n", 1000)
     with f:  # type: ignore[attr-defined]
-        make_stamp_unique(f, Stamp(1001, 6))  # type: ignore[arg-type]
+        make_stamp_unique(f, Stamp(1001, 6), str(path))  # type: ignore[arg-type]
     assert stamp_of(path.stat()) == Stamp(1001, 7)
 
 
 def test_predecessor_far_in_the_future_is_left_alone(tmp_path: Path) -> None:
     path, f = _temp_with(tmp_path, b"V = 3\n", 1000)
     with f:  # type: ignore[attr-defined]
-        make_stamp_unique(f, Stamp(5000, 6))  # type: ignore[arg-type]
+        make_stamp_unique(f, Stamp(5000, 6), str(path))  # type: ignore[arg-type]
     assert stamp_of(path.stat()) == Stamp(1000, 6)
 
 

@@ -60,3 +60,26 @@ def test_tick_inference_from_clock_readings() -> None:
     assert _settle._plausible_ticks(device)[-1] == 1_000_000_000
     _settle._learn(device, 1_700_000_003_000_000_123)
     assert _settle._plausible_ticks(device) == [1_000]
+
+
+def test_the_warning_points_at_the_callers_line(tmp_path: Path) -> None:
+    with (
+        mock.patch.object(_settle, "_touch_moved", return_value=False),
+        mock.patch.object(_settle, "_entry_moved", return_value=False),
+    ):
+        with pytest.warns(modwrite.VisibilityWarning) as record:
+            modwrite.write_module("m", "", root=tmp_path, visibility_timeout=0)
+        with pytest.warns(modwrite.VisibilityWarning) as batch_record:
+            with modwrite.batch(visibility_timeout=0):
+                modwrite.write_module("n", "", root=tmp_path)
+    assert record[0].filename == __file__
+    assert batch_record[0].filename == __file__
+
+
+def test_a_directory_removed_during_the_settle_warns_instead_of_raising(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    observed = _settle.observe(str(gone))
+    gone.rmdir()
+    with pytest.warns(modwrite.VisibilityWarning, match="No such file"):
+        assert _settle.settle({str(gone): observed}, timeout=0.01) is False

@@ -87,3 +87,9 @@ def test_a_failing_source_creates_no_root(tmp_path: Path) -> None:
     with pytest.raises(modwrite.ModuleSyntaxError):
         modwrite.write_module("m", "x = (\n", root=tmp_path / "new", create_root=True)
     assert not (tmp_path / "new").exists()
+
+
+def test_str_with_a_non_ascii_compatible_cookie_is_rejected(root: Path) -> None:
+    with pytest.raises(modwrite.InvalidSource, match="ASCII-compatible"):
+        modwrite.write_module("u16", "# coding: utf-16\nx = 1\n", root=root)
+    assert list(root.iterdir()) == []

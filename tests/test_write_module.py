@@ -309,3 +309,35 @@ def test_concurrent_processes_never_tear_nor_lose_writes(root: Path, unique_name
     }
     final = (root / f"{unique_name}.py").read_text()
     assert final.rstrip("\n").endswith("I = 24")
+
+
+def test_create_root_creates_nothing_when_a_parent_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(modwrite.ModuleWriteError):
+        modwrite.write_module("a.b", "", root=tmp_path / "new", create_root=True)
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_lock_is_released_even_with_a_forked_child_alive(root: Path) -> None:
+    """[fork while locked] the child shares the open file description."""
+    import fcntl
+
+    from modwrite._lock import directory_lock
+
+    release_read, release_write = os.pipe()
+    with directory_lock(str(root)):
+        pid = os.fork()
+        if pid == 0:  # the child waits until the parent is done, then exits
+            os.close(release_write)
+            os.read(release_read, 1)
+            os._exit(0)
+    os.close(release_read)
+    try:
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if still held
+        finally:
+            os.close(fd)
+    finally:
+        os.write(release_write, b"x")
+        os.close(release_write)
+        os.waitpid(pid, 0)

@@ -28,7 +28,15 @@ from atomicwrites import AtomicWriter
 
 from ._lock import LockedDirectory
 
-__all__ = ["TEMP_MARKER", "fsync_directory", "temporary_name", "write_atomic"]
+__all__ = [
+    "PARKED_MARKER",
+    "TEMP_MARKER",
+    "chmod",
+    "fsync_directory",
+    "parked_name",
+    "temporary_name",
+    "write_atomic",
+]
 
 #: Every temporary entry modwrite creates ends with this marker; ``modwrite
 #: clean`` removes entries that carry it.  The leading dot of the name and the
@@ -36,6 +44,11 @@ __all__ = ["TEMP_MARKER", "fsync_directory", "temporary_name", "write_atomic"]
 #: no finder matches it and :func:`inspect.getmodulename` returns ``None``.
 TEMP_MARKER = ".modwrite-tmp"
 
+
+#: The old tree of a package being swapped without RENAME_EXCHANGE is parked
+#: under this marker; ``modwrite clean`` puts it back if its package is
+#: missing (a crash between the two renames) and removes it otherwise.
+PARKED_MARKER = ".modwrite-old"
 
 _serial = itertools.count()
 _pid_token = (-1, "")
@@ -55,6 +68,17 @@ def temporary_name(leaf: str) -> str:
     if _pid_token[0] != pid:  # first call, or a forked child
         _pid_token = (pid, f"{pid}-{os.urandom(4).hex()}")
     return f".{leaf}.{_pid_token[1]}{next(_serial):x}{TEMP_MARKER}"
+
+
+def parked_name(leaf: str) -> str:
+    """Like :func:`temporary_name`, with :data:`PARKED_MARKER`."""
+    return temporary_name(leaf)[: -len(TEMP_MARKER)] + PARKED_MARKER
+
+
+def chmod(fd: int, path: str, mode_bits: int) -> None:
+    """chmod an open file: by descriptor where supported, else by path
+    (Windows before 3.13)."""
+    os.chmod(fd if os.chmod in os.supports_fd else path, mode_bits)
 
 
 def fsync_directory(path: str) -> None:
@@ -77,7 +101,7 @@ class _ModuleFileWriter(AtomicWriter):
         super().__init__(directory.join(name), mode="wb", overwrite=True)
         self._directory = directory
         self._name = name
-        self._temp = temporary_name(name)
+        self.temp = self._temp = temporary_name(name)
         self._durable = durable
         self._mode_bits = mode_bits
         self._created = False
@@ -96,7 +120,7 @@ class _ModuleFileWriter(AtomicWriter):
         self._created = True
         try:
             if self._mode_bits is not None:
-                os.chmod(fd, self._mode_bits)
+                chmod(fd, self._directory.join(self._temp), self._mode_bits)
             # Unbuffered: no isatty ioctl, no lseek; write_atomic loops over
             # short writes itself.
             return os.fdopen(fd, "wb", buffering=0)
@@ -131,7 +155,7 @@ def write_atomic(
     *,
     mode_bits: int | None = None,
     durable: bool = False,
-    before_commit: Callable[[IO[bytes]], None] | None = None,
+    before_commit: Callable[[IO[bytes], str], None] | None = None,
 ) -> None:
     """Write *data* to the entry *name* of *directory*, atomically: readers
     see the old file or the new one, never a part.
@@ -139,8 +163,8 @@ def write_atomic(
     The data goes to a temporary entry of the same directory that is then
     :func:`os.replace`-d over *name*.  *mode_bits* are the permissions of the
     file being replaced (kept); ``None`` gives 0o666 under the umask, as
-    :func:`open` does.  *before_commit* is called with the flushed temporary
-    file just before the rename (modwrite sets its mtime there).
+    :func:`open` does.  *before_commit* is called with the written temporary
+    file and its path just before the rename (modwrite sets its mtime there).
 
     :raises OSError: errno preserved, with the temporary file removed and
         *name* untouched.  No fsync unless *durable*: without it the write is
@@ -153,4 +177,4 @@ def write_atomic(
             written = f.write(view)
             view = view[written:]
         if before_commit is not None:
-            before_commit(f)
+            before_commit(f, directory.join(writer.temp))

@@ -169,7 +169,11 @@ def _run(args: argparse.Namespace) -> int:
             return _error(f"{args.root!r} is not a directory", EXIT_USAGE)
         count = 0
         for leftover in find_leftovers(args.root, min_age=args.min_age):
-            print(("would remove " if args.dry_run else "removed ") + leftover.path)
+            if leftover.restore_to is not None:
+                verb = "would restore " if args.dry_run else "restored "
+                print(f"{verb}{leftover.path} -> {leftover.restore_to}")
+            else:
+                print(("would remove " if args.dry_run else "removed ") + leftover.path)
             if not args.dry_run:
                 remove_leftover(leftover)
             count += 1

@@ -211,17 +211,21 @@ def invalidate_file(path: str) -> None:
 
 
 def _drop_negative_entries(target: str) -> None:
-    """Drop ``None`` entries for *target* and each of its ancestors."""
+    """Drop ``None`` entries for *target* and each of its ancestors: one dict
+    lookup per ancestor, whatever the number of entries."""
     cache = sys.path_importer_cache
-    doomed = [
-        key
-        for spelled, keys in tuple(_index.negative.items())
-        if target == spelled or target.startswith(spelled.rstrip(os.sep) + os.sep)
-        for key in keys
-    ]
-    for key in doomed:
-        if cache.get(key, _MISSING) is None:
-            del cache[key]
+    negative = _index.negative
+    directory = target
+    while True:
+        keys = negative.get(directory)
+        if keys:
+            for key in tuple(keys):
+                if cache.get(key, _MISSING) is None:
+                    del cache[key]
+        up = os.path.dirname(directory)
+        if up == directory:
+            return
+        directory = up
 
 
 def _refresh_directory_caches() -> None:

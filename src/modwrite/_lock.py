@@ -102,6 +102,10 @@ class LockedDirectory:
 def directory_lock(directory: str) -> Iterator[LockedDirectory]:
     """Hold the writers' lock of *directory* for the ``with`` block.
 
+    Once locked, the path is checked to still name the locked directory: a
+    package swapped in meanwhile by ``write_package()`` makes the writer start
+    over on the new directory instead of landing in the old, doomed one.
+
     :raises OSError: the directory cannot be opened (missing, not a
         directory, no permission).
     """
@@ -109,14 +113,48 @@ def directory_lock(directory: str) -> Iterator[LockedDirectory]:
         with _thread_lock(directory):
             yield LockedDirectory(directory, None)
         return
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    while True:
+        fd = os.open(directory, flags)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:  # pragma: no cover - flock refused (some NFS setups)
-            with _thread_lock(directory):
-                yield LockedDirectory(directory, fd)
+        except OSError as exc:  # pragma: no cover - flock refused (some NFS setups)
+            try:
+                _warn_no_flock(directory, exc)
+                with _thread_lock(directory):
+                    yield LockedDirectory(directory, fd)
+            finally:
+                os.close(fd)
             return
+        locked, current = os.fstat(fd), os.stat(directory)
+        if (locked.st_dev, locked.st_ino) == (current.st_dev, current.st_ino):
+            break
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    try:
         yield LockedDirectory(directory, fd)
     finally:
+        # Unlock explicitly: a child forked meanwhile shares the open file
+        # description, and closing our descriptor alone would leave the
+        # directory locked for as long as that child lives.
+        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+_warned_no_flock: set[str] = set()
+
+
+def _warn_no_flock(directory: str, exc: OSError) -> None:  # pragma: no cover - NFS
+    import warnings
+
+    from .errors import ModwriteWarning
+
+    if directory not in _warned_no_flock:
+        _warned_no_flock.add(directory)
+        warnings.warn(
+            ModwriteWarning(
+                f"flock refused on {directory!r} ({exc.strerror}): writers of this "
+                "directory are serialized within this process only"
+            ),
+            stacklevel=4,
+        )

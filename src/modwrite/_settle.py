@@ -75,6 +75,9 @@ _TICKS_NS = (
 # which the tick is inferred.
 _gcd_by_device: dict[int, int] = {}
 _gcd_lock = threading.Lock()
+# A threshold further ahead of the filesystem clock than this (seconds, more
+# than any tick) is in the future: it is set past, not waited for.
+_FUTURE_S = 2.5
 # Poll step once the inferred boundaries have passed (kernel clock lag is one
 # jiffy: 1-10 ms).
 _MIN_POLL_S = 0.001
@@ -86,71 +89,85 @@ def observe(directory: str) -> float:
     return os.stat(directory).st_mtime
 
 
-def settle(observed: dict[str, float], *, timeout: float = DEFAULT_VISIBILITY_TIMEOUT_S) -> bool:
+def settle(
+    observed: dict[str, float],
+    *,
+    timeout: float = DEFAULT_VISIBILITY_TIMEOUT_S,
+    floors: dict[str, float] | None = None,
+    stacklevel: int = 2,
+) -> bool:
     """Move each directory's mtime past the value observed after its landings.
 
     :param observed: directory path -> ``st_mtime`` (float seconds) observed
         after the last landing in it (see :func:`observe`).
     :param timeout: the budget, in seconds, of the whole wait.
-    :returns: ``True`` when every directory's mtime was seen past its observed
-        value; ``False`` (after a :class:`~modwrite.VisibilityWarning`) when
-        the budget ran out first.
-    :raises OSError: when a directory cannot be stat-ed.
+    :param floors: directory path -> an mtime (float seconds) the final mtime
+        must also exceed: the mtime of the directory that used to be at that
+        path (a package swapped in), which stock finders may have cached.
+    :param stacklevel: passed on to :func:`warnings.warn`, counted from the
+        caller of :func:`settle`.
+    :returns: ``True`` when every directory's mtime was seen past its
+        threshold; ``False`` (after a :class:`~modwrite.VisibilityWarning`)
+        when the budget ran out first, or the directory could not be touched
+        or stat-ed any more (removed meanwhile, permissions): the landing
+        stands either way.
     """
-    pending = {d: m for d, m in observed.items() if not _touch_moved(d, m)}
-    if not pending:
-        return True
-    deadline = time.monotonic() + timeout
+    thresholds = {d: max(m, (floors or {}).get(d, float("-inf"))) for d, m in observed.items()}
     probes: dict[str, str] = {}
+    pending = dict(thresholds)
+    problem = ""
     try:
-        while True:
-            ready = []
-            for directory, landed in pending.items():
-                clock_ns = _read_clock(directory, probes)
-                if clock_ns / 1e9 > landed:
-                    ready.append(directory)
+        pending = {d: t for d, t in thresholds.items() if not _touch_moved(d, t, observed[d])}
+        deadline = time.monotonic() + timeout
+        while pending:
+            ready = [d for d, t in pending.items() if _read_clock(d, probes) / 1e9 > t]
             for directory in ready:
-                if _touch_moved(directory, pending[directory]) or _entry_moved(
-                    directory, pending[directory], probes
+                threshold = pending[directory]
+                if _touch_moved(directory, threshold, observed[directory]) or _entry_moved(
+                    directory, threshold, probes
                 ):
                     del pending[directory]
-            if not pending:
-                return True
             now = time.monotonic()
-            if now >= deadline:
+            if not pending or now >= deadline:
                 break
             time.sleep(min(_sleep_hint(pending, probes), deadline - now))
+    except OSError as exc:
+        problem = f" ({exc.strerror}: {exc.filename!r})"
     finally:
         for probe in probes.values():
             try:
                 os.unlink(probe)
             except OSError:
                 pass
+    if not pending:
+        return True
     warnings.warn(
         VisibilityWarning(
             f"the mtime of {sorted(pending)!r} did not move past the landing within "
-            f"{timeout:g} s; other processes' stock finders may not see the new entries "
-            "until they call importlib.invalidate_caches()"
+            f"{timeout:g} s{problem}; other processes' stock finders may not see the new "
+            "entries until they call importlib.invalidate_caches()"
         ),
-        stacklevel=3,
+        stacklevel=stacklevel + 1,
     )
     return False
 
 
-def _touch_moved(directory: str, landed: float) -> bool:
-    """Set the directory's times to now; did its mtime move past *landed*?"""
+def _touch_moved(directory: str, threshold: float, observed: float) -> bool:
+    """Set the directory's times to now; did its mtime move past *threshold*?"""
     try:
         os.utime(directory)
-    except OSError:
+    except PermissionError:
         return False
     st = os.stat(directory)
-    if st.st_mtime < landed:
-        # The directory's mtime was in the future (a skewed clock): utime
-        # moved it back, and a value moved back may be one a reader cached.
-        # Put it past the observed value instead (2 s: FAT's tick).
-        os.utime(directory, ns=(st.st_atime_ns, int(landed * 1e9) + 2_000_000_000))
+    if st.st_mtime < observed or threshold > st.st_mtime + _FUTURE_S:
+        # The threshold lies in the future (a skewed clock set this
+        # directory's mtime, or the one it replaced, ahead): waiting would not
+        # get past it, and utime(now) may even have moved the mtime back to
+        # a value a reader cached.  Set it past the threshold explicitly
+        # (2 s on: FAT's tick); directory mtimes stay monotonic.
+        os.utime(directory, ns=(st.st_atime_ns, int(threshold * 1e9) + 2_000_000_000))
         st = os.stat(directory)
-    return st.st_mtime > landed
+    return st.st_mtime > threshold
 
 
 def _entry_moved(directory: str, landed: float, probes: dict[str, str]) -> bool:

@@ -60,6 +60,12 @@ def encode_source(module: str, source: object, filename: str) -> bytes:
             raise InvalidSource(
                 module, f"the source cannot be encoded as {encoding!r} (its coding cookie): {exc}"
             ) from None
+        if b"\0" in data:
+            raise InvalidSource(
+                module,
+                f"its coding cookie's encoding {encoding!r} is not ASCII-compatible "
+                "(Python cannot import such a file)",
+            )
         text = source
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)

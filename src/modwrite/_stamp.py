@@ -58,11 +58,12 @@ def stamp_of(st: os.stat_result) -> Stamp:
     return Stamp(int(st.st_mtime), st.st_size)
 
 
-def make_stamp_unique(f: IO[bytes], previous: Stamp | None) -> None:
+def make_stamp_unique(f: IO[bytes], previous: Stamp | None, path: str) -> None:
     """Make the stamp of the flushed temporary file *f* larger than *previous*.
 
     :param f: the new version, written and flushed, not yet renamed.
     :param previous: the stamp of the version it replaces, or ``None``.
+    :param path: *f*'s path (used where ``utime`` takes no descriptor).
     :raises OSError: from ``fstat``/``futimens``/``write`` on *f*.
     """
     if previous is None:
@@ -74,21 +75,22 @@ def make_stamp_unique(f: IO[bytes], previous: Stamp | None) -> None:
         return
     if new.size > previous.size:
         # Same or earlier second, but longer: take the previous second.
-        _set_mtime(fd, st, previous.mtime_s)
+        _set_mtime(fd, path, st, previous.mtime_s)
         if stamp_of(os.fstat(fd)) > previous:
             return
     for second in range(previous.mtime_s + 1, new.mtime_s + MAX_MTIME_LEAD_S + 1):
-        _set_mtime(fd, st, second)
+        _set_mtime(fd, path, st, second)
         if stamp_of(os.fstat(fd)) > previous:
             return
     # No representable second within the lead: grow the file by newlines.
     f.write(b"\n" * (previous.size + 1 - new.size))
     f.flush()
-    _set_mtime(fd, st, previous.mtime_s)
+    _set_mtime(fd, path, st, previous.mtime_s)
     if stamp_of(os.fstat(fd)) <= previous:  # pragma: no cover - a filesystem lying about mtimes
         f.write(b"\n")
         f.flush()
 
 
-def _set_mtime(fd: int, st: os.stat_result, second: int) -> None:
-    os.utime(fd, ns=(st.st_atime_ns, second * _NS))
+def _set_mtime(fd: int, path: str, st: os.stat_result, second: int) -> None:
+    target: int | str = fd if os.utime in os.supports_fd else path
+    os.utime(target, ns=(st.st_atime_ns, second * _NS))

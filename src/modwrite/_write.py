@@ -27,6 +27,7 @@ import os
 import shutil
 import stat
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
@@ -34,7 +35,7 @@ from types import ModuleType
 from typing import IO, Literal, Union
 
 from . import _settle
-from ._atomic import TEMP_MARKER, fsync_directory, temporary_name, write_atomic
+from ._atomic import TEMP_MARKER, chmod, fsync_directory, parked_name, temporary_name, write_atomic
 from ._exchange import exchange
 from ._invalidate import PathArg, invalidate_caches, invalidate_file
 from ._lock import LockedDirectory, directory_lock
@@ -70,10 +71,17 @@ _INIT_NAMES = ("__init__.py", "__init__.pyc")
 # -- batch ---------------------------------------------------------------------
 
 
+#: Directory path -> the mtime (float seconds) its final mtime must exceed
+#: beyond the one observed after the landing (the old directory's, when a
+#: package was swapped in), or ``-inf``.
+Floors = dict[str, float]
+
+
 @dataclass
 class _Batch:
     timeout: float
-    directories: set[str] = field(default_factory=set)
+    directories: Floors = field(default_factory=dict)
+    closed: bool = False
 
 
 _current_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
@@ -91,14 +99,16 @@ def batch(*, visibility_timeout: float = _settle.DEFAULT_VISIBILITY_TIMEOUT_S) -
     in this process at once; the wait for the directories' mtimes to move past
     the landings is paid once, for all directories together, when the block
     exits, also when it exits by an exception.  Nested batches join the
-    outermost one.
+    outermost one.  A write made after the block exited by a task that
+    inherited the batch's context waits for itself, as outside a batch.
 
     :param visibility_timeout: the budget of that final wait, in seconds
         (see :class:`~modwrite.VisibilityWarning`).
     :raises InvalidArgument: *visibility_timeout* is negative or not finite.
     """
     _check_timeout(visibility_timeout)
-    if _current_batch.get() is not None:
+    outer = _current_batch.get()
+    if outer is not None and not outer.closed:
         yield
         return
     current = _Batch(visibility_timeout)
@@ -106,11 +116,18 @@ def batch(*, visibility_timeout: float = _settle.DEFAULT_VISIBILITY_TIMEOUT_S) -
     try:
         yield
     finally:
+        current.closed = True
         _current_batch.reset(token)
-        _settle_directories(current.directories, current.timeout)
+        # batch() -> contextlib's __exit__ -> the caller's with statement
+        _settle_directories(current.directories, current.timeout, stacklevel=3)
 
 
-def _settle_directories(directories: set[str], timeout: float) -> None:
+def _merge(into: Floors, more: Floors) -> None:
+    for directory, floor in more.items():
+        into[directory] = max(floor, into.get(directory, float("-inf")))
+
+
+def _settle_directories(directories: Floors, timeout: float, stacklevel: int) -> None:
     observed = {}
     for directory in sorted(directories):
         try:
@@ -118,17 +135,19 @@ def _settle_directories(directories: set[str], timeout: float) -> None:
         except FileNotFoundError:  # removed since: nothing left to see
             continue
     if observed:
-        _settle.settle(observed, timeout=timeout)
+        _settle.settle(observed, timeout=timeout, floors=directories, stacklevel=stacklevel + 1)
 
 
-def _make_visible(directories: set[str], visibility: Visibility, timeout: float) -> None:
+def _make_visible(directories: Floors, visibility: Visibility, timeout: float) -> None:
+    """Called by the public write functions (the warning points at their
+    caller)."""
     if visibility == "process" or not directories:
         return
     current = _current_batch.get()
-    if current is not None:
-        current.directories.update(directories)
+    if current is not None and not current.closed:
+        _merge(current.directories, directories)
     else:
-        _settle_directories(directories, timeout)
+        _settle_directories(directories, timeout, stacklevel=3)
 
 
 # -- argument checks -------------------------------------------------------------
@@ -222,10 +241,22 @@ def _extension_module(directory: LockedDirectory, leaf: str) -> str | None:
     return None
 
 
-def _plan_parents(root: str, parts: tuple[str, ...], *, create: bool) -> list[str]:
+def _plan_parents(
+    root: str, parts: tuple[str, ...], *, create: bool, create_root: bool
+) -> list[str]:
     """Check the parent packages of ``parts`` under *root*; return the ones to
-    create (outermost first)."""
+    create (outermost first).  Creates nothing: a missing parent without
+    *create* raises before *root* is created."""
     missing: list[str] = []
+    if parts and create_root and not os.path.isdir(root):
+        if not create:
+            raise ModuleWriteError(
+                errno.ENOENT,
+                f"parent package {parts[0]!r} does not exist "
+                "(parents=True / --parents creates it)",
+                os.path.join(root, parts[0]),
+            )
+        return [os.path.join(root, *parts[: i + 1]) for i in range(len(parts))]
     directory = root
     for i, part in enumerate(parts):
         directory = os.path.join(directory, part)
@@ -256,11 +287,11 @@ def _plan_parents(root: str, parts: tuple[str, ...], *, create: bool) -> list[st
     return missing
 
 
-def _create_parents(missing: list[str], durable: bool) -> set[str]:
+def _create_parents(missing: list[str], durable: bool) -> Floors:
     """Create each missing parent package whole (directory with its
     ``__init__.py``, staged then renamed in); return the directories whose
     entries changed."""
-    changed: set[str] = set()
+    changed: Floors = {}
     for directory in missing:
         parent, leaf = os.path.split(directory)
         staging = os.path.join(parent, temporary_name(leaf))
@@ -282,7 +313,7 @@ def _create_parents(missing: list[str], durable: bool) -> set[str]:
             raise
         if durable:
             fsync_directory(parent)
-        changed.add(parent)
+        changed[parent] = float("-inf")
         invalidate_caches(directory)
     return changed
 
@@ -357,8 +388,8 @@ def write_module(
     leaf = parts[-1]
     target = os.path.join(directory, leaf + ".py")
     data = encode_source(name, source, target)
+    missing = _plan_parents(root_path, parts[:-1], create=parents, create_root=create_root)
     _prepare_root(root_path, create=create_root)
-    missing = _plan_parents(root_path, parts[:-1], create=parents)
     try:
         changed = _create_parents(missing, durable)
         _land_module(directory, leaf, name, data, durable=durable)
@@ -368,7 +399,7 @@ def write_module(
         if exc.errno in (errno.ENOENT, errno.ENOTDIR) and not parts[:-1]:
             _check_root(root_path)
         raise _write_error(exc, target) from None
-    changed.add(directory)
+    changed[directory] = float("-inf")
     invalidate_file(target)
     linecache.checkcache(target)
     _make_visible(changed, visibility, visibility_timeout)
@@ -406,8 +437,8 @@ def _land_module(directory: str, leaf: str, name: str, data: bytes, *, durable: 
         else:
             previous, mode_bits = stamp_of(st), stat.S_IMODE(st.st_mode)
 
-        def stamp(f: IO[bytes]) -> None:
-            make_stamp_unique(f, previous)
+        def stamp(f: IO[bytes], temp: str) -> None:
+            make_stamp_unique(f, previous, temp)
 
         write_atomic(
             locked, filename, data, mode_bits=mode_bits, durable=durable, before_commit=stamp
@@ -528,21 +559,26 @@ def write_package(
     _check_options(visibility, visibility_timeout)
     root_path = _root_path(root)
     flat = _flatten(name, files)
-    _prepare_root(root_path, create=create_root)
-    _check_root(root_path)
     parent = os.path.join(root_path, *parts[:-1])
     target = os.path.join(parent, parts[-1])
-    missing = _plan_parents(root_path, parts[:-1], create=parents)
+    missing = _plan_parents(root_path, parts[:-1], create=parents, create_root=create_root)
+    _prepare_root(root_path, create=create_root)
+    _check_root(root_path)
     if not missing:
         _check_package_conflicts(parent, parts[-1], name)
     try:
         changed = _create_parents(missing, durable)
-        new_dirs, old_dirs = _land_tree(target, flat, durable=durable)
+        new_dirs, old_mtimes = _land_tree(target, flat, durable=durable)
+    except ModuleWriteError:
+        raise
     except OSError as exc:
         raise _write_error(exc, target) from None
-    changed.add(parent)
-    changed.update(os.path.join(target, d) if d else target for d in new_dirs)
-    for rel_dir in sorted(new_dirs | old_dirs):
+    changed[parent] = float("-inf")
+    for rel_dir in new_dirs:
+        changed[os.path.join(target, rel_dir) if rel_dir else target] = old_mtimes.get(
+            rel_dir, float("-inf")
+        )
+    for rel_dir in sorted(new_dirs | set(old_mtimes)):
         invalidate_caches(os.path.join(target, rel_dir) if rel_dir else target)
     invalidate_caches(target)
     for file_path, data in flat.items():
@@ -584,23 +620,76 @@ def _old_stamps(target: str) -> dict[PurePosixPath, tuple[Stamp, int]]:
     return stamps
 
 
-def _tree_dirs(top: str) -> set[str]:
-    found = {""}
+def _tree_dir_mtimes(top: str) -> dict[str, float]:
+    """Relative directory -> st_mtime (float seconds) for every directory of
+    the tree at *top*."""
+    found = {"": os.stat(top).st_mtime}
     for dirpath, dirnames, _ in os.walk(top):
         for d in dirnames:
-            found.add(os.path.relpath(os.path.join(dirpath, d), top))
+            path = os.path.join(dirpath, d)
+            try:
+                found[os.path.relpath(path, top)] = os.stat(path).st_mtime
+            except OSError:  # pragma: no cover - removed meanwhile
+                continue
     return found
+
+
+# Stamps of source files that write_package() dropped from a package, kept a
+# few seconds: a file re-added in the same second must not take a stamp an
+# older version's pyc (kept under sys.pycache_prefix) still carries.  This
+# covers this process's writes only.
+_dropped_stamps: dict[str, tuple[Stamp, float]] = {}
+_DROPPED_MEMORY_S = 4.0
+_SOURCE_SUFFIXES = tuple(importlib.machinery.SOURCE_SUFFIXES)
+
+
+def _remember_dropped(
+    target: str,
+    old: dict[PurePosixPath, tuple[Stamp, int]],
+    flat: dict[PurePosixPath, bytes | None],
+) -> None:
+    now = time.monotonic()
+    for path in [p for p, (_, seen) in _dropped_stamps.items() if now - seen > _DROPPED_MEMORY_S]:
+        del _dropped_stamps[path]
+    for relative, (stamp_, _mode) in old.items():
+        if relative not in flat and relative.suffix in _SOURCE_SUFFIXES:
+            _dropped_stamps[os.path.join(target, *relative.parts)] = (stamp_, now)
+
+
+def _recently_dropped(path: str) -> Stamp | None:
+    entry = _dropped_stamps.get(path)
+    if entry is None or time.monotonic() - entry[1] > _DROPPED_MEMORY_S:
+        return None
+    return entry[0]
+
+
+@contextlib.contextmanager
+def _lock_if_directory(path: str) -> Iterator[None]:
+    """Hold *path*'s writers' lock if it is a directory: write_module() calls
+    into the old package then wait for the swap and start over on the new
+    one, instead of landing in the doomed old tree."""
+    if not os.path.isdir(path):
+        yield
+        return
+    try:
+        with directory_lock(path):
+            yield
+    except FileNotFoundError:  # pragma: no cover - removed meanwhile
+        yield
 
 
 def _land_tree(
     target: str, flat: dict[PurePosixPath, bytes | None], *, durable: bool
-) -> tuple[set[str], set[str]]:
+) -> tuple[set[str], dict[str, float]]:
     """Build the tree beside *target* and move it in; return the relative
-    directories of the new tree and of the old one."""
+    directories of the new tree, and the mtime of each directory of the old
+    tree as it was right after the swap (for the visibility settle: a stock
+    finder may have cached those values for the same paths)."""
     parent, leaf = os.path.split(target)
     staging = os.path.join(parent, temporary_name(leaf))
     new_dirs = {""} | {str(PurePath(*p.parts)) for p, d in flat.items() if d is None}
-    with directory_lock(parent):
+    old_mtimes: dict[str, float] = {}
+    with directory_lock(parent), _lock_if_directory(target):
         old = _old_stamps(target)
         os.mkdir(staging)
         try:
@@ -608,8 +697,15 @@ def _land_tree(
                 os.mkdir(os.path.join(staging, *relative.parts))
             for relative, data in flat.items():
                 if data is not None:
+                    final = os.path.join(target, *relative.parts)
+                    previous = old.get(relative)
+                    stamp_ = previous[0] if previous else _recently_dropped(final)
                     _write_new_file(
-                        os.path.join(staging, *relative.parts), data, old.get(relative), durable
+                        os.path.join(staging, *relative.parts),
+                        data,
+                        stamp_ if relative.suffix in _SOURCE_SUFFIXES else None,
+                        previous[1] if previous else None,
+                        durable,
                     )
             if durable:
                 for rel_dir in new_dirs:
@@ -618,24 +714,27 @@ def _land_tree(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        if old_tree is not None:
+            old_mtimes = _tree_dir_mtimes(old_tree)
+        _remember_dropped(target, old, flat)
         if durable:
             fsync_directory(parent)
-    old_dirs: set[str] = set()
     if old_tree is not None:
-        old_dirs = _tree_dirs(old_tree)
         shutil.rmtree(old_tree, ignore_errors=True)
-    return new_dirs, old_dirs
+    return new_dirs, old_mtimes
 
 
 def _write_new_file(
-    path: str, data: bytes, previous: tuple[Stamp, int] | None, durable: bool
+    path: str, data: bytes, previous: Stamp | None, mode_bits: int | None, durable: bool
 ) -> None:
+    """Write one file of a package being built.  Sources get the stamp rule;
+    data files stay byte-exact (no padding, no mtime moved)."""
     with open(path, "xb") as f:
-        if previous is not None:
-            os.chmod(f.fileno(), previous[1])
+        if mode_bits is not None:
+            chmod(f.fileno(), path, mode_bits)
         f.write(data)
         f.flush()
-        make_stamp_unique(f, previous[0] if previous is not None else None)
+        make_stamp_unique(f, previous, path)
         if durable:
             os.fsync(f.fileno())
 
@@ -652,13 +751,22 @@ def _swap_in(staging: str, target: str) -> str | None:
     if exchange(staging, target):
         return staging
     # Fallback (no RENAME_EXCHANGE): two renames; the target is briefly absent.
+    # The old tree is parked under a name `modwrite clean` puts back, never
+    # deletes, while the target is missing (a crash between the renames).
     parent, leaf = os.path.split(target)
-    old_tree = os.path.join(parent, temporary_name(leaf))
+    old_tree = os.path.join(parent, parked_name(leaf))
     os.rename(target, old_tree)
     try:
         os.rename(staging, target)
     except BaseException:
-        os.rename(old_tree, target)
+        try:
+            os.rename(old_tree, target)
+        except OSError as exc:
+            raise ModuleWriteError(
+                exc.errno or errno.EIO,
+                f"the old package could not be put back; it is kept at {old_tree!r}",
+                target,
+            ) from exc
         raise
     return old_tree
 
