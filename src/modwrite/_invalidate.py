@@ -27,11 +27,12 @@ order), so the cost of a call does not grow with ``sys.path``.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import os
 import stat
 import sys
 import threading
-from typing import Any, TypeVar, Union
+from typing import Any, Union
 
 from .errors import ArgumentTypeError
 
@@ -40,40 +41,44 @@ __all__ = ["PathArg", "invalidate_caches", "invalidate_directory_tree", "invalid
 PathArg = Union[str, "os.PathLike[str]"]
 
 _MISSING: Any = object()
-_K = TypeVar("_K")
+#: Paths ending so name module files (not directories): not stat-ed to tell.
+_MODULE_SUFFIXES = tuple(importlib.machinery.all_suffixes())
 
 
 def _normalize(path: str) -> str:
     return os.path.normcase(os.path.abspath(path))
 
 
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return (st.st_dev, st.st_ino)
+def _canonical(spelled: str) -> str:
+    """The real path of a normalized absolute path (symlinks resolved)."""
+    return os.path.normcase(os.path.realpath(spelled))
 
 
 class _KeyIndex:
     """Who is who among the keys of :data:`sys.path_importer_cache`.
 
-    ``by_spelling`` maps the normalized absolute spelling of each key to the
-    keys spelled so; ``by_identity`` maps the (st_dev, st_ino) of each key's
-    directory to the keys naming it (symlinks, relative entries, ``..``);
-    ``negative`` maps the spelling of each ``None`` entry to its keys.  They
-    are refreshed lazily when the cache's keys change: O(new keys), never
-    O(sys.path) per call.
+    Every key is indexed by its *canonical* path: its absolute spelling with
+    symlinks resolved (``realpath``), so relative keys, ``..``, trailing
+    separators and symlinked spellings of one directory meet.  ``negative``
+    holds the canonical paths of ``None`` entries.  The index is refreshed
+    lazily when the cache's keys change: O(new keys), never O(sys.path) per
+    call.
+
+    Paths asked about are canonicalized through a memo, cleared whenever the
+    keys change: a symlink re-pointed meanwhile is seen at the next change
+    of the cache's keys.
     """
+
+    _MEMO_LIMIT = 4096
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cache: dict[str, Any] | None = None
         self._signature: tuple[int, object] = (-1, None)
-        self._known: dict[str, tuple[str, tuple[int, int] | None]] = {}
-        self.by_spelling: dict[str, set[str]] = {}
-        self.by_identity: dict[tuple[int, int], set[str]] = {}
+        self._known: dict[str, str] = {}
+        self.by_canonical: dict[str, set[str]] = {}
         self.negative: dict[str, set[str]] = {}
+        self._memo: dict[str, str] = {}
 
     @staticmethod
     def _signature_of(cache: dict[str, Any]) -> tuple[int, object]:
@@ -93,7 +98,8 @@ class _KeyIndex:
             if cache is not self._cache:
                 self._cache = cache
                 self._known = {}
-                self.by_spelling, self.by_identity, self.negative = {}, {}, {}
+                self.by_canonical, self.negative = {}, {}
+            self._memo = {}
             keys = set(cache)
             for key in set(self._known) - keys:
                 self._forget(key)
@@ -103,47 +109,42 @@ class _KeyIndex:
             self._signature = signature
 
     def _add(self, key: str, negative: bool) -> None:
-        spelled = _normalize(key)
-        identity = _identity(key)
-        self._known[key] = (spelled, identity)
-        self.by_spelling.setdefault(spelled, set()).add(key)
-        if identity is not None:
-            self.by_identity.setdefault(identity, set()).add(key)
+        canonical = _canonical(_normalize(key))
+        self._known[key] = canonical
+        self.by_canonical.setdefault(canonical, set()).add(key)
         if negative:
-            self.negative.setdefault(spelled, set()).add(key)
+            self.negative.setdefault(canonical, set()).add(key)
 
     def _forget(self, key: str) -> None:
-        spelled, identity = self._known.pop(key)
-        _discard(self.by_spelling, spelled, key)
-        _discard(self.negative, spelled, key)
-        if identity is not None:
-            _discard(self.by_identity, identity, key)
+        canonical = self._known.pop(key)
+        for index in (self.by_canonical, self.negative):
+            keys = index.get(canonical)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del index[canonical]
 
-    def keys_for(self, directory: str, identity: tuple[int, int] | None) -> set[str]:
-        """Keys naming *directory* (normalized absolute spelling) or the
-        directory of that identity."""
-        keys = self.by_spelling.get(directory, set())
-        if identity is not None:
-            same = self.by_identity.get(identity)
-            if same:
-                keys = keys | same
-        return keys
+    def canonical(self, directory: str) -> str:
+        """*directory* (normalized absolute) with symlinks resolved, memoized."""
+        found = self._memo.get(directory)
+        if found is None:
+            if len(self._memo) >= self._MEMO_LIMIT:
+                self._memo = {}
+            found = self._memo[directory] = _canonical(directory)
+        return found
 
-
-def _discard(index: dict[_K, set[str]], index_key: _K, key: str) -> None:
-    keys = index.get(index_key)
-    if keys is not None:
-        keys.discard(key)
-        if not keys:
-            del index[index_key]
+    def keys_for(self, directory: str) -> set[str]:
+        """Keys naming *directory* (normalized absolute), however spelled."""
+        return self.by_canonical.get(self.canonical(directory), _EMPTY)
 
 
+_EMPTY: set[str] = set()
 _index = _KeyIndex()
 
 
 def _invalidate_keys(keys: set[str]) -> None:
     cache = sys.path_importer_cache
-    for key in keys:
+    for key in tuple(keys):
         finder = cache.get(key, _MISSING)
         if finder is None:
             del cache[key]
@@ -160,15 +161,22 @@ def invalidate_caches(path: PathArg | None = None) -> None:
         a directory) and of its parent directory are invalidated, and the
         ``None`` entries of *path* and of every ancestor are dropped.  For a
         directory, namespace package paths and :mod:`importlib.metadata`
-        lookups are refreshed too.
+        lookups are refreshed too.  A path ending in a module suffix
+        (:func:`importlib.machinery.all_suffixes`) is taken for a file
+        without a ``stat``.
     :raises ArgumentTypeError: *path* is not ``None``, ``str`` or a
         ``str`` path-like (a :class:`TypeError`).
 
-    Cost: independent of the length of :data:`sys.path`: two ``stat`` calls
-    (the path and its parent, to match keys by identity) and a few dict
-    lookups, plus one re-listing of the touched directory at the next import
-    from it.  This mirrors ``PathFinder.invalidate_caches`` as Brett Cannon
-    proposed it on python-dev (March 2013): only the most specific finders.
+    Keys of :data:`sys.path_importer_cache` are matched by the directory they
+    name, with symlinks resolved: relative entries, ``''`` (stored as the
+    working directory), ``..``, trailing separators and symlinked spellings
+    all match.  Cost: independent of the length of :data:`sys.path`: a few
+    dict lookups per ancestor of *path*, one ``stat`` unless *path* names a
+    module file, and a ``realpath`` the first time a directory is seen after
+    the cache's keys changed; plus one re-listing of the touched directory at
+    the next import from it.  This is ``PathFinder.invalidate_caches(path)``
+    as Brett Cannon proposed it on python-dev (March 2013): only the most
+    specific finders.
     """
     if path is None:
         importlib.invalidate_caches()
@@ -182,37 +190,36 @@ def invalidate_caches(path: PathArg | None = None) -> None:
     if not isinstance(spelled, str):
         raise ArgumentTypeError("path must be a str path, not bytes")
     target = _normalize(spelled)
-    parent = os.path.dirname(target)
     _index.sync()
-    try:
-        st = os.stat(target)
-    except (OSError, ValueError):
-        is_dir = False
-    else:
-        is_dir = stat.S_ISDIR(st.st_mode)
+    is_dir = False
+    if not target.endswith(_MODULE_SUFFIXES):  # a module file path is not stat-ed
+        try:
+            is_dir = stat.S_ISDIR(os.stat(target).st_mode)
+        except (OSError, ValueError):
+            pass
+    parent, leaf = os.path.split(target)
     if is_dir:
-        _invalidate_keys(_index.keys_for(target, (st.st_dev, st.st_ino)))
-    _invalidate_keys(_index.keys_for(parent, _identity(parent)))
+        _invalidate_keys(_index.keys_for(target))
+    _invalidate_keys(_index.keys_for(parent))
     if _index.negative:
-        _drop_negative_entries(target)
+        _drop_negative_entries(os.path.join(_index.canonical(parent), leaf))
     if is_dir:
         _refresh_directory_caches()
 
 
 def invalidate_file(path: str) -> None:
     """:func:`invalidate_caches` for an absolute, normalized path known to be a
-    file that was just written (the write path's fast lane: no ``isdir``)."""
-    path = os.path.normcase(path)
-    parent = os.path.dirname(path)
+    file that was just written (the write path's fast lane: no ``stat``)."""
+    parent, leaf = os.path.split(os.path.normcase(path))
     _index.sync()
-    _invalidate_keys(_index.keys_for(parent, _identity(parent)))
+    _invalidate_keys(_index.keys_for(parent))
     if _index.negative:
-        _drop_negative_entries(path)
+        _drop_negative_entries(os.path.join(_index.canonical(parent), leaf))
 
 
 def _drop_negative_entries(target: str) -> None:
-    """Drop ``None`` entries for *target* and each of its ancestors: one dict
-    lookup per ancestor, whatever the number of entries."""
+    """Drop ``None`` entries for *target* (canonical) and each of its
+    ancestors: one dict lookup per ancestor, whatever the number of entries."""
     cache = sys.path_importer_cache
     negative = _index.negative
     directory = target
@@ -222,10 +229,10 @@ def _drop_negative_entries(target: str) -> None:
             for key in tuple(keys):
                 if cache.get(key, _MISSING) is None:
                     del cache[key]
-        up = os.path.dirname(directory)
-        if up == directory:
+        cut = directory.rfind(os.sep)
+        if cut < 0 or directory == os.sep:
             return
-        directory = up
+        directory = directory[:cut] or os.sep
 
 
 def _refresh_directory_caches() -> None:
