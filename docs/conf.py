@@ -53,7 +53,7 @@ nitpicky = True
 
 _STDLIB_MODULES = (
     "atomicwrites|collections|contextlib|contextvars|errno|importlib|inspect|io|"
-    "linecache|os|pathlib|pkgutil|subprocess|sys|types|typing|warnings"
+    "linecache|os|pathlib|pkgutil|runpy|subprocess|sys|types|typing|warnings"
 )
 _BUILTINS = (
     "BaseException|Exception|OSError|ValueError|TypeError|SyntaxError|ImportError|"
@@ -67,6 +67,8 @@ nitpick_ignore_regex = [
     (r"py:.*", rf"({_BUILTINS})"),
     # OSError's attributes, named bare in ModuleWriteError's docstring.
     (r"py:attr", r"(errno|strerror|filename)"),
+    # Environment variables documented by CPython.
+    (r"envvar", r"PYTHON.*"),
 ]
 
 # -- doctest -----------------------------------------------------------------------

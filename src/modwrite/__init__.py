@@ -17,6 +17,7 @@ for the guarantees and what each one costs.
 from __future__ import annotations
 
 from ._invalidate import invalidate_caches
+from ._machinery import Installation, install, installed, uninstall
 from ._write import FileTree, Visibility, batch, write_and_import, write_module, write_package
 from .errors import (
     ArgumentTypeError,
@@ -36,6 +37,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ArgumentTypeError",
     "FileTree",
+    "Installation",
     "InvalidArgument",
     "InvalidModuleName",
     "InvalidSource",
@@ -48,7 +50,10 @@ __all__ = [
     "VisibilityWarning",
     "__version__",
     "batch",
+    "install",
+    "installed",
     "invalidate_caches",
+    "uninstall",
     "write_and_import",
     "write_module",
     "write_package",

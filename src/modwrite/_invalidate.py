@@ -207,12 +207,28 @@ def invalidate_caches(path: PathArg | None = None) -> None:
         _refresh_directory_caches()
 
 
-def invalidate_file(path: str) -> None:
+def invalidate_file(path: str, own: tuple[float, float] | None = None) -> None:
     """:func:`invalidate_caches` for an absolute, normalized path known to be a
-    file that was just written (the write path's fast lane: no ``stat``)."""
+    file that was just written (the write path's fast lane: no ``stat``).
+
+    *own* is the directory's mtime before and after modwrite's landing:
+    modwrite's own finders then add the entry in O(1) (see
+    ``FileFinder.note_own_write``); stock finders are invalidated.
+    """
     parent, leaf = os.path.split(os.path.normcase(path))
     _index.sync()
-    _invalidate_keys(_index.keys_for(parent))
+    keys = _index.keys_for(parent)
+    if own is not None:
+        cache = sys.path_importer_cache
+        for key in tuple(keys):
+            finder = cache.get(key)
+            note = getattr(finder, "note_own_write", None)
+            if note is not None:
+                note(os.path.basename(path), *own)
+            else:
+                _invalidate_keys({key})
+    else:
+        _invalidate_keys(keys)
     if _index.negative:
         _drop_negative_entries(os.path.join(_index.canonical(parent), leaf))
 

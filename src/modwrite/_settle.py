@@ -206,6 +206,13 @@ def _learn(device: int, reading_ns: int) -> None:
         _gcd_by_device[device] = math.gcd(_gcd_by_device.get(device, 0), reading_ns)
 
 
+def tick_for(device: int, reading_ns: int) -> int:
+    """Learn the timestamp *reading_ns* (ns) seen on *device*; return the
+    largest tick (ns) that divides every reading seen there, or 1."""
+    _learn(device, reading_ns)
+    return _plausible_ticks(device)[-1] if _gcd_by_device.get(device) else 1
+
+
 def _plausible_ticks(device: int) -> list[int]:
     """The candidate ticks (ns) that divide every clock reading on *device*."""
     g = _gcd_by_device.get(device, 0)

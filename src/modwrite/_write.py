@@ -34,7 +34,7 @@ from pathlib import Path, PurePath, PurePosixPath
 from types import ModuleType
 from typing import IO, Literal, Union
 
-from . import _settle
+from . import _machinery, _settle
 from ._atomic import TEMP_MARKER, chmod, fsync_directory, parked_name, temporary_name, write_atomic
 from ._exchange import exchange
 from ._invalidate import PathArg, invalidate_caches, invalidate_file
@@ -392,7 +392,9 @@ def write_module(
     _prepare_root(root_path, create=create_root)
     try:
         changed = _create_parents(missing, durable)
-        _land_module(directory, leaf, name, data, durable=durable)
+        own = _land_module(
+            directory, leaf, name, data, durable=durable, track=_machinery.installed()
+        )
     except ModuleConflictError:
         raise
     except OSError as exc:
@@ -400,7 +402,7 @@ def write_module(
             _check_root(root_path)
         raise _write_error(exc, target) from None
     changed[directory] = float("-inf")
-    invalidate_file(target)
+    invalidate_file(target, own)
     linecache.checkcache(target)
     _make_visible(changed, visibility, visibility_timeout)
     return Path(target)
@@ -423,9 +425,13 @@ def _check_module_conflicts(directory: LockedDirectory, leaf: str, name: str) ->
         )
 
 
-def _land_module(directory: str, leaf: str, name: str, data: bytes, *, durable: bool) -> None:
+def _land_module(
+    directory: str, leaf: str, name: str, data: bytes, *, durable: bool, track: bool
+) -> tuple[float, float] | None:
     """Check conflicts, then land ``leaf.py``, all under the directory's lock
-    (the conflict checks write nothing)."""
+    (the conflict checks write nothing).  With *track*, return the
+    directory's mtime (float seconds) before and after, for modwrite's own
+    finders to update their listing in O(1)."""
     filename = leaf + ".py"
     with directory_lock(directory) as locked:
         _check_module_conflicts(locked, leaf, name)
@@ -440,9 +446,11 @@ def _land_module(directory: str, leaf: str, name: str, data: bytes, *, durable: 
         def stamp(f: IO[bytes], temp: str) -> None:
             make_stamp_unique(f, previous, temp)
 
+        before = locked.stat(".").st_mtime if track else 0.0
         write_atomic(
             locked, filename, data, mode_bits=mode_bits, durable=durable, before_commit=stamp
         )
+        return (before, locked.stat(".").st_mtime) if track else None
 
 
 # -- write_package ---------------------------------------------------------------

@@ -35,6 +35,9 @@ def jiffy_dir(jiffy_tickfs_root: Path, request: pytest.FixtureRequest) -> Path:
 _READER = r"""
 import importlib, importlib.util, sys, threading
 directory = sys.argv[1]
+if sys.argv[2] == "install":
+    import modwrite
+    modwrite.install()
 sys.path.insert(0, directory)
 import warm  # the directory is listed and cached before any write
 
@@ -63,10 +66,10 @@ stop.set()
 class StockReader:
     """A process using CPython's stock import system, asked to import names."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, install: bool = False) -> None:
         (directory / "warm.py").write_text("")
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _READER, str(directory)],
+            [sys.executable, "-c", _READER, str(directory), "install" if install else "stock"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -105,8 +108,8 @@ def stock_reader() -> Iterator[type[StockReader]]:
     readers: list[StockReader] = []
 
     class Tracked(StockReader):
-        def __init__(self, directory: Path) -> None:
-            super().__init__(directory)
+        def __init__(self, directory: Path, *, install: bool = False) -> None:
+            super().__init__(directory, install=install)
             readers.append(self)
 
     yield Tracked

@@ -146,3 +146,19 @@ def test_directory_whose_mtime_never_moves(
     for i in range(20):
         modwrite.write_module(f"frozen_{i}", "", root=frozen_dir)
         assert reader.imports(f"frozen_{i}")
+
+
+def test_reader_with_modwrite_installed_sees_plain_writes(
+    coarse_dir: tuple[str, Path], stock_reader: type[StockReader]
+) -> None:
+    """G6: with modwrite's machinery installed, a file created by any tool
+    (here plain open() + write, no modwrite) before a lookup starts is found,
+    on any timestamp granularity."""
+    kind, directory = coarse_dir
+    reader = stock_reader(directory, install=True)
+    misses = []
+    for i in range(300):
+        (directory / f"plain_{kind}_{i}.py").write_text(f"I = {i}\n")
+        if not reader.imports(f"plain_{kind}_{i}"):
+            misses.append(i)
+    assert misses == []

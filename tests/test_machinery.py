@@ -1,0 +1,217 @@
+"""modwrite.machinery: installation, parity with the stock stack, and what
+the stock stack cannot do (G6, same-second bytecode)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import importlib.metadata
+import importlib.resources
+import os
+import pkgutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+import modwrite
+from modwrite import _machinery, machinery
+
+from .conftest import child_env
+
+
+@pytest.fixture
+def installed() -> Iterator[None]:
+    with modwrite.install():
+        assert modwrite.installed()
+        yield
+    assert not modwrite.installed()
+
+
+def test_install_replaces_and_uninstall_restores_exactly() -> None:
+    meta_path, path_hooks = list(sys.meta_path), list(sys.path_hooks)
+    modwrite.install()
+    modwrite.install()  # idempotent
+    assert machinery.PathFinder in sys.meta_path
+    assert importlib.machinery.PathFinder not in sys.meta_path
+    assert sum(getattr(h, "__module__", "") == "modwrite._machinery" for h in sys.path_hooks) == 1
+    assert all(
+        not isinstance(f, importlib.machinery.FileFinder) or isinstance(f, machinery.FileFinder)
+        for f in sys.path_importer_cache.values()
+    )
+    modwrite.uninstall()
+    modwrite.uninstall()  # idempotent
+    assert sys.meta_path == meta_path
+    assert sys.path_hooks == path_hooks
+    assert not any(isinstance(f, machinery.FileFinder) for f in sys.path_importer_cache.values())
+
+
+def test_modules_packages_and_namespaces_load_through_our_classes(
+    installed: None, root: Path, unique_name: str
+) -> None:
+    (root / f"{unique_name}_mod.py").write_text("X = 1\n")
+    (root / f"{unique_name}_pkg").mkdir()
+    (root / f"{unique_name}_pkg" / "__init__.py").write_text("Y = 2\n")
+    (root / f"{unique_name}_ns").mkdir()
+    (root / f"{unique_name}_ns" / "part.py").write_text("Z = 3\n")
+    module = importlib.import_module(f"{unique_name}_mod")
+    package = importlib.import_module(f"{unique_name}_pkg")
+    part = importlib.import_module(f"{unique_name}_ns.part")
+    assert (module.X, package.Y, part.Z) == (1, 2, 3)
+    for loaded in (module, package, part):
+        assert type(loaded.__spec__.loader) is machinery.SourceFileLoader
+        assert isinstance(loaded.__spec__.loader, importlib.machinery.SourceFileLoader)
+    assert isinstance(sys.path_importer_cache[str(root)], machinery.FileFinder)
+
+
+def test_sourceless_bytecode_loads(installed: None, root: Path, unique_name: str) -> None:
+    import py_compile
+
+    source = root / f"{unique_name}.py"
+    source.write_text("X = 5\n")
+    py_compile.compile(str(source), cfile=str(root / f"{unique_name}.pyc"))
+    source.unlink()
+    module = importlib.import_module(unique_name)
+    assert module.X == 5
+    assert type(module.__spec__.loader) is machinery.SourcelessFileLoader
+
+
+def test_pkgutil_resources_and_metadata_work(
+    installed: None, root: Path, unique_name: str
+) -> None:
+    modwrite.write_package(
+        unique_name, {"__init__": "", "a": "", "./data.txt": "payload"}, root=root
+    )
+    info = root / f"{unique_name}-0.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {unique_name}\nVersion: 0.3\n")
+    assert {m.name for m in pkgutil.iter_modules([str(root / unique_name)])} == {"a"}
+    package = importlib.import_module(unique_name)
+    assert (importlib.resources.files(package) / "data.txt").read_text() == "payload"
+    modwrite.invalidate_caches(info)
+    assert importlib.metadata.version(unique_name) == "0.3"
+
+
+def test_own_writes_update_the_listing_without_reading_the_directory(
+    installed: None, root: Path, unique_name: str
+) -> None:
+    modwrite.write_module(f"{unique_name}_0", "", root=root, visibility="process")
+    importlib.import_module(f"{unique_name}_0")
+    finder = sys.path_importer_cache[str(root)]
+    assert isinstance(finder, machinery.FileFinder)
+    with mock.patch.object(finder, "_fill_cache", wraps=finder._fill_cache) as fill:
+        for i in range(1, 50):
+            modwrite.write_module(
+                f"{unique_name}_{i}", f"I = {i}\n", root=root, visibility="process"
+            )
+            assert i == importlib.import_module(f"{unique_name}_{i}").I
+    assert fill.call_count == 0
+
+
+def test_foreign_writes_are_still_seen(installed: None, root: Path, unique_name: str) -> None:
+    modwrite.write_module(f"{unique_name}_0", "", root=root, visibility="process")
+    importlib.import_module(f"{unique_name}_0")
+    for i in range(1, 30):
+        (root / f"{unique_name}_{i}.py").write_text(f"I = {i}\n")
+        assert i == importlib.import_module(f"{unique_name}_{i}").I
+
+
+def test_same_second_same_size_rewrite_by_any_tool_is_not_run_stale(
+    installed: None, root: Path, unique_name: str, bytecode_on: None
+) -> None:
+    """[bytecode not settled] a pyc written in the second its source changed
+    is not trusted; the stock loader runs the old code here."""
+    path = root / f"{unique_name}.py"
+    path.write_text("V = 10001\n")
+    module = importlib.import_module(unique_name)
+    pyc = Path(importlib.util.cache_from_source(str(path)))
+    assert pyc.exists()
+    first = path.stat()
+    path.write_text("V = 10002\n")
+    os.utime(path, ns=(first.st_atime_ns, first.st_mtime_ns))  # same second, same size
+    os.utime(pyc, ns=(first.st_atime_ns, first.st_mtime_ns))  # pyc of that second too
+    assert importlib.reload(module).V == 10002
+
+
+def test_a_settled_pyc_is_used(
+    installed: None, root: Path, unique_name: str, bytecode_on: None
+) -> None:
+    path = root / f"{unique_name}.py"
+    path.write_text("V = 1\n")
+    old = int(path.stat().st_mtime) - 10
+    os.utime(path, (old, old))
+    module = importlib.import_module(unique_name)
+    pyc = Path(importlib.util.cache_from_source(str(path)))
+    assert pyc.exists() and int(pyc.stat().st_mtime) >= old + machinery.SETTLED_S
+    loader = module.__spec__.loader
+    with mock.patch.object(type(loader), "source_to_code", side_effect=AssertionError):
+        assert importlib.reload(module).V == 1  # from the pyc, not compiled
+
+
+_PYTEST_PROJECT = {
+    "conftest.py": "import modwrite\nmodwrite.install()\n",
+    "test_rewritten.py": textwrap.dedent(
+        """
+        import importlib.machinery, sys
+        from modwrite import machinery
+
+        def test_found_by_our_finder():
+            import os
+            here = os.path.dirname(__file__)
+            assert isinstance(sys.path_importer_cache[here], machinery.FileFinder)
+
+        def test_assert_is_rewritten():
+            x = [1, 2]
+            assert x == [1, 3]
+        """
+    ),
+}
+
+
+def test_pytest_rewrites_asserts_in_modules_found_by_our_finders(tmp_path: Path) -> None:
+    for name, text in _PYTEST_PROJECT.items():
+        (tmp_path / name).write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(tmp_path)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert "1 failed, 1 passed" in result.stdout, result.stdout
+    assert "At index 1 diff: 2 != 3" in result.stdout  # pytest's rewritten message
+
+
+def test_runpy_and_start_up_installation(tmp_path: Path) -> None:
+    """A sitecustomize installs the machinery at start-up; python -m runs
+    modules found by it."""
+    (tmp_path / "sitecustomize.py").write_text("import modwrite\nmodwrite.install()\n")
+    (tmp_path / "hello_main.py").write_text(
+        "import sys\nprint(type(__spec__.loader).__module__, sys.path_importer_cache"
+        "[__import__('os').path.dirname(__file__)].__class__.__module__)\n"
+    )
+    env = child_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])
+    result = subprocess.run(
+        [sys.executable, "-m", "hello_main"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.split() == ["modwrite.machinery", "modwrite.machinery"]
+
+
+def test_path_finder_invalidate_caches_takes_a_path(installed: None, root: Path) -> None:
+    finder = machinery.FileFinder.path_hook(*_machinery._get_supported_file_loaders())(str(root))
+    sys.path_importer_cache[str(root)] = finder
+    finder._listed_mtime = 123.0
+    machinery.PathFinder.invalidate_caches(root / "x.py")
+    assert finder._listed_mtime == -1.0
