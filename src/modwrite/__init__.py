@@ -16,9 +16,10 @@ for the guarantees and what each one costs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._invalidate import invalidate_caches
 from ._machinery import Installation, install, installed, uninstall
-from ._write import FileTree, Visibility, batch, write_and_import, write_module, write_package
 from .errors import (
     ArgumentTypeError,
     InvalidArgument,
@@ -58,6 +59,33 @@ __all__ = [
     "write_module",
     "write_package",
 ]
+
+
+if TYPE_CHECKING:
+    from ._write import (
+        FileTree,
+        Visibility,
+        batch,
+        write_and_import,
+        write_module,
+        write_package,
+    )
+
+# The write protocol loads on first use: an interpreter that only installs
+# the machinery at start-up (sitecustomize, .pth) does not pay for it.
+_LAZY = frozenset(
+    {"FileTree", "Visibility", "batch", "write_and_import", "write_module", "write_package"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import _write
+
+        value = getattr(_write, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'modwrite' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ._atomic import PARKED_MARKER, TEMP_MARKER
+from ._tempnames import PARKED_MARKER, TEMP_MARKER
 
 __all__ = ["Leftover", "find_leftovers", "remove_leftover"]
 

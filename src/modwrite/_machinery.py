@@ -39,7 +39,7 @@ from collections.abc import Callable
 from importlib.machinery import ModuleSpec
 from typing import Any, ClassVar
 
-from . import _settle
+from ._settle import tick_for
 
 __all__ = [
     "BYTECODE_SUFFIXES",
@@ -268,7 +268,7 @@ class FileFinder(importlib.machinery.FileFinder):
         if device is None:
             self._relist_until_ns = 0
             return
-        tick = _settle.tick_for(device, mtime_ns)
+        tick = tick_for(device, mtime_ns)
         # Until one tick (plus clock lag) after the change, a listing may
         # miss entries created later in the change's tick.
         uncertain_until = mtime_ns + tick + self._CLOCK_LAG_NS if tick > 1_000 else 0

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ._atomic import temporary_name
+from ._tempnames import temporary_name
 
 __all__ = ["ProbeReport", "measure_tick", "probe"]
 

@@ -46,7 +46,7 @@ import threading
 import time
 import warnings
 
-from ._atomic import temporary_name
+from ._tempnames import temporary_name
 from .errors import VisibilityWarning
 
 __all__ = ["DEFAULT_VISIBILITY_TIMEOUT_S", "observe", "settle"]
