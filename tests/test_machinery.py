@@ -212,6 +212,6 @@ def test_runpy_and_start_up_installation(tmp_path: Path) -> None:
 def test_path_finder_invalidate_caches_takes_a_path(installed: None, root: Path) -> None:
     finder = machinery.FileFinder.path_hook(*_machinery._get_supported_file_loaders())(str(root))
     sys.path_importer_cache[str(root)] = finder
-    finder._listed_mtime = 123.0
+    finder._path_mtime = 123.0
     machinery.PathFinder.invalidate_caches(root / "x.py")
-    assert finder._listed_mtime == -1.0
+    assert finder._path_mtime == -1.0

@@ -95,7 +95,7 @@ def _path_isfile(path: str) -> bool:
 
 
 def _path_isdir(path: str) -> bool:
-    return _path_is_mode_type(path, 0o040000)
+    return _path_is_mode_type(path or os.getcwd(), 0o040000)
 
 
 # -- bytecode helpers --------------------------------------------------------
@@ -209,20 +209,22 @@ class FileFinder(importlib.machinery.FileFinder):
     _CLOCK_LAG_NS: ClassVar[int] = 20_000_000
 
     def __init__(self, path: str, *loader_details: tuple[type[Any], list[str]]) -> None:
-        # Not super().__init__(): the state below is ours, by name.
+        # Not super().__init__(): the state is set here, under CPython's
+        # attribute names (code in the wild pokes at _path_mtime and
+        # _path_cache), plus _relist_until_ns, which is ours.
         loaders: list[tuple[str, type[Any]]] = []
         for loader, suffixes in loader_details:
             loaders.extend((suffix, loader) for suffix in suffixes)
         self._loaders = loaders
         self.path = os.getcwd() if not path or path == "." else os.path.abspath(path)
-        self._listed_mtime = -1.0
+        self._path_mtime = -1.0
         self._relist_until_ns = 0
-        self._entries: set[str] = set()
-        self._relaxed_entries: set[str] = set()
+        self._path_cache: set[str] = set()
+        self._relaxed_path_cache: set[str] = set()
 
     def invalidate_caches(self) -> None:
         """Forget the listing: the next lookup reads the directory again."""
-        self._listed_mtime = -1.0
+        self._path_mtime = -1.0
 
     def add_entry(self, name: str) -> None:
         """Record that the entry *name* now exists, without re-listing.
@@ -230,8 +232,8 @@ class FileFinder(importlib.machinery.FileFinder):
         Used by modwrite's writes (O(1)); any other change of the directory
         is still detected by its mtime.
         """
-        self._entries.add(name)
-        self._relaxed_entries.add(name.lower())
+        self._path_cache.add(name)
+        self._relaxed_path_cache.add(name.lower())
 
     def note_own_write(self, name: str, mtime_before: float, mtime_after: float) -> None:
         """modwrite landed *name* here, the directory's mtime moving from
@@ -242,16 +244,16 @@ class FileFinder(importlib.machinery.FileFinder):
         (between the two ``fstat`` calls around the rename, microseconds) is
         seen at the directory's next change or after one tick.
         """
-        if self._listed_mtime != mtime_before or time.time_ns() < self._relist_until_ns:
+        if self._path_mtime != mtime_before or time.time_ns() < self._relist_until_ns:
             self.invalidate_caches()
             return
         self.add_entry(name)
-        self._listed_mtime = mtime_after
+        self._path_mtime = mtime_after
 
     def discard_entry(self, name: str) -> None:
         """Record that the entry *name* no longer exists, without re-listing."""
-        self._entries.discard(name)
-        self._relaxed_entries.discard(name.lower())
+        self._path_cache.discard(name)
+        self._relaxed_path_cache.discard(name.lower())
 
     def _refresh(self) -> None:
         try:
@@ -260,11 +262,11 @@ class FileFinder(importlib.machinery.FileFinder):
             mtime, mtime_ns, device = -1.0, -1, None
         else:
             mtime, mtime_ns, device = st.st_mtime, st.st_mtime_ns, st.st_dev
-        if mtime == self._listed_mtime and time.time_ns() >= self._relist_until_ns:
+        if mtime == self._path_mtime and time.time_ns() >= self._relist_until_ns:
             return
         listed_at = time.time_ns()
         self._fill_cache()
-        self._listed_mtime = mtime
+        self._path_mtime = mtime
         if device is None:
             self._relist_until_ns = 0
             return
@@ -280,15 +282,15 @@ class FileFinder(importlib.machinery.FileFinder):
         except (FileNotFoundError, PermissionError, NotADirectoryError):
             contents = []
         if not sys.platform.startswith("win"):
-            self._entries = set(contents)
+            self._path_cache = set(contents)
         else:  # pragma: no cover - Windows: suffixes match case-insensitively
             lowered = set()
             for item in contents:
                 name, dot, suffix = item.partition(".")
                 lowered.add(f"{name}.{suffix.lower()}" if dot else name)
-            self._entries = lowered
+            self._path_cache = lowered
         if sys.platform.startswith(_CASE_INSENSITIVE_PLATFORMS):  # pragma: no cover
-            self._relaxed_entries = {fn.lower() for fn in contents}
+            self._relaxed_path_cache = {fn.lower() for fn in contents}
 
     def _get_spec(
         self,
@@ -311,9 +313,9 @@ class FileFinder(importlib.machinery.FileFinder):
         tail_module = fullname.rpartition(".")[2]
         self._refresh()
         if _relax_case():  # pragma: no cover - case-insensitive platforms
-            cache, cache_module = self._relaxed_entries, tail_module.lower()
+            cache, cache_module = self._relaxed_path_cache, tail_module.lower()
         else:
-            cache, cache_module = self._entries, tail_module
+            cache, cache_module = self._path_cache, tail_module
         base_path = os.path.join(self.path, tail_module)
         if cache_module in cache:
             for suffix, loader_class in self._loaders:
