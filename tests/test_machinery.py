@@ -215,3 +215,52 @@ def test_path_finder_invalidate_caches_takes_a_path(installed: None, root: Path)
     finder._path_mtime = 123.0
     machinery.PathFinder.invalidate_caches(root / "x.py")
     assert finder._path_mtime == -1.0
+
+
+def test_concurrent_imports_from_threads(installed: None, root: Path, unique_name: str) -> None:
+    import threading
+
+    for i in range(40):
+        (root / f"{unique_name}_{i}.py").write_text(f"I = {i}\n")
+    errors: list[BaseException] = []
+    results: dict[int, int] = {}
+
+    def worker(offset: int) -> None:
+        try:
+            for i in range(offset, 40, 4):
+                results[i] = importlib.import_module(f"{unique_name}_{i}").I
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert results == {i: i for i in range(40)}
+
+
+def test_pycache_prefix_is_honoured(
+    installed: None, root: Path, tmp_path: Path, unique_name: str, bytecode_on: None
+) -> None:
+    sys.pycache_prefix = str(tmp_path / "prefix")
+    (root / f"{unique_name}.py").write_text("X = 1\n")
+    assert importlib.import_module(unique_name).X == 1
+    assert list((tmp_path / "prefix").rglob(f"{unique_name}*.pyc"))
+    assert not (root / "__pycache__").exists()
+
+
+def test_zip_entries_are_left_to_zipimport(
+    installed: None, tmp_path: Path, unique_name: str
+) -> None:
+    import zipfile
+    import zipimport
+
+    archive = tmp_path / "lib.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(f"{unique_name}.py", "Z = 26\n")
+    sys.path.insert(0, str(archive))
+    module = importlib.import_module(unique_name)
+    assert module.Z == 26
+    assert isinstance(module.__spec__.loader, zipimport.zipimporter)
