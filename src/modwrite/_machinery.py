@@ -316,20 +316,20 @@ class FileFinder(importlib.machinery.FileFinder):
             cache, cache_module = self._relaxed_path_cache, tail_module.lower()
         else:
             cache, cache_module = self._path_cache, tail_module
-        base_path = os.path.join(self.path, tail_module)
+        base_path = ""
         if cache_module in cache:
+            base_path = os.path.join(self.path, tail_module)
             for suffix, loader_class in self._loaders:
                 full_path = os.path.join(base_path, "__init__" + suffix)
                 if _path_isfile(full_path):
                     return self._get_spec(loader_class, fullname, full_path, [base_path], target)
             is_namespace = _path_isdir(base_path)
         for suffix, loader_class in self._loaders:
-            try:
+            # Membership first: joining paths costs more than a set lookup.
+            if cache_module + suffix in cache:
                 full_path = os.path.join(self.path, tail_module + suffix)
-            except ValueError:  # pragma: no cover - NUL in the name
-                return None
-            if cache_module + suffix in cache and _path_isfile(full_path):
-                return self._get_spec(loader_class, fullname, full_path, None, target)
+                if _path_isfile(full_path):
+                    return self._get_spec(loader_class, fullname, full_path, None, target)
         if is_namespace:
             spec = ModuleSpec(fullname, None)
             spec.submodule_search_locations = [base_path]
