@@ -9,7 +9,9 @@ import ctypes
 import errno
 import os
 import stat
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 import zlib
@@ -21,6 +23,7 @@ from tests.fskit import mount_coarse_ext4, mount_tickfs
 from tests.fskit._mounts import find_mount, run
 from tests.fskit.fixtures import FAT_TICK_NS, FROZEN_TICK_NS, tickfs_python
 from tests.fskit.probes import count_plain_import_misses
+from tests.fskit.tickfs_mount import REPO_ROOT
 
 SECOND_NS = 1_000_000_000
 IMPORT_ATTEMPTS = 100
@@ -304,6 +307,177 @@ def test_tickfs_directory_renames_unlink_rmdir_chmod(
     with open(path, "r+") as handle:
         handle.truncate(2)
     assert path.stat().st_size == 2
+
+
+# ---------------------------------------------------- case-insensitive tickfs --
+
+
+def test_tickfs_is_case_sensitive_by_default(frozen_dir: Path) -> None:
+    (frozen_dir / "mod.py").write_text("lower\n")
+    assert not (frozen_dir / "Mod.py").exists()
+    (frozen_dir / "Mod.py").write_text("upper\n")
+    assert sorted(os.listdir(frozen_dir)) == ["Mod.py", "mod.py"]
+    assert (frozen_dir / "mod.py").read_text() == "lower\n"
+
+
+def test_case_insensitive_tickfs_matches_names_case_insensitively(
+    case_insensitive_dir: Path,
+) -> None:
+    d = case_insensitive_dir
+    entry = find_mount(d.parent)
+    assert entry is not None and entry.fstype == "fuse.tickfs", entry
+
+    # Lookups find the entry whatever the case; the listing keeps the stored case.
+    (d / "mod.py").write_text("X = 1\n")
+    assert (d / "Mod.py").read_text() == "X = 1\n"
+    assert (d / "MOD.PY").stat().st_ino == (d / "mod.py").stat().st_ino
+    assert os.listdir(d) == ["mod.py"]
+
+    # Creating a case variant finds the existing file: O_EXCL fails, a plain
+    # O_CREAT opens (and O_TRUNC truncates) it, and its name stays as it was.
+    with pytest.raises(FileExistsError):
+        os.open(d / "Mod.py", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    with open(d / "MOD.py", "a") as handle:
+        handle.write("Y = 2\n")
+    assert (d / "mod.py").read_text() == "X = 1\nY = 2\n"
+    (d / "mOD.py").write_text("Z = 3\n")
+    assert os.listdir(d) == ["mod.py"]
+    assert (d / "mod.py").read_text() == "Z = 3\n"
+
+    # Directories, and paths through them.
+    (d / "Pkg").mkdir()
+    with pytest.raises(FileExistsError):
+        (d / "pkg").mkdir()
+    (d / "PKG" / "__init__.py").write_text("")
+    assert sorted(os.listdir(d)) == ["Pkg", "mod.py"]
+    assert os.listdir(d / "pkg") == ["__init__.py"]
+    assert (d / "pkg" / "__INIT__.PY").is_file()
+
+    # Every other way of making a name refuses a case variant of an existing one.
+    with pytest.raises(FileExistsError):
+        os.symlink("mod.py", d / "MOD.py")
+    with pytest.raises(FileExistsError):
+        os.link(d / "mod.py", d / "Mod.PY")
+    with pytest.raises(FileExistsError):
+        os.mkfifo(d / "pKG")
+
+    # Non-ASCII names fold with str.casefold (full case folding: ß ~ SS).
+    (d / "Ärger.txt").write_text("ä")
+    (d / "Straße.txt").write_text("ß")
+    assert (d / "äRGER.TXT").read_text() == "ä"
+    assert (d / "STRASSE.TXT").read_text() == "ß"
+    assert sorted(os.listdir(d)) == ["Pkg", "Straße.txt", "mod.py", "Ärger.txt"]
+
+    # unlink and rmdir of a case variant remove the stored entry.
+    (d / "ärger.TXT").unlink()
+    (d / "strasse.txt").unlink()
+    (d / "pkg" / "__Init__.py").unlink()
+    (d / "pKg").rmdir()
+    (d / "MOD.PY").unlink()
+    assert os.listdir(d) == []
+    assert not (d / "mod.py").exists()
+
+
+def test_case_insensitive_tickfs_renames(case_insensitive_dir: Path) -> None:
+    d = case_insensitive_dir
+    (d / "mod.py").write_text("X = 1\n")
+    inode = (d / "mod.py").stat().st_ino
+
+    # A case-only rename(2) never reaches the filesystem: the target's lookup
+    # yields the source's own inode and the kernel's vfs_rename() returns 0
+    # at once. It is the same on vfat (and any in-kernel case-insensitive
+    # filesystem): it succeeds and changes nothing.
+    os.rename(d / "mod.py", d / "Mod.py")
+    assert os.listdir(d) == ["mod.py"]
+    # Changing case through a temporary name works, as on vfat.
+    os.rename(d / "mod.py", d / "mod.py.tmp")
+    os.rename(d / "MOD.PY.TMP", d / "Mod.py")
+    assert os.listdir(d) == ["Mod.py"]
+    assert (d / "mod.py").stat().st_ino == inode
+    assert (d / "mod.py").read_text() == "X = 1\n"
+
+    # Directories, populated, the same way.
+    (d / "pkg").mkdir()
+    (d / "pkg" / "a.py").write_text("A = 1\n")
+    os.rename(d / "pkg", d / "pkg.tmp")
+    os.rename(d / "Pkg.Tmp", d / "Pkg")
+    assert sorted(os.listdir(d)) == ["Mod.py", "Pkg"]
+    assert (d / "PKG" / "A.PY").read_text() == "A = 1\n"
+
+    # Renaming onto a case variant of another entry replaces that entry; the
+    # result is spelled as the caller spelled the new name (NTFS, APFS).
+    (d / "other.py").write_text("O = 1\n")
+    os.replace(d / "other.py", d / "MOD.PY")
+    assert sorted(os.listdir(d)) == ["MOD.PY", "Pkg"]
+    assert (d / "mod.py").read_text() == "O = 1\n"
+    (d / "staging").mkdir()
+    (d / "staging" / "b.py").write_text("B = 2\n")
+    (d / "Empty").mkdir()
+    os.replace(d / "staging", d / "EMPTY")
+    assert sorted(os.listdir(d)) == ["EMPTY", "MOD.PY", "Pkg"]
+    assert os.listdir(d / "empty") == ["b.py"]
+    with pytest.raises(OSError) as refused:
+        os.replace(d / "empty", d / "pKG")  # a non-empty directory is not replaced
+    assert refused.value.errno in (errno.ENOTEMPTY, errno.EEXIST)
+
+    # RENAME_NOREPLACE sees the variant; RENAME_EXCHANGE swaps with it, names kept.
+    (d / "x.txt").write_text("x")
+    (d / "y.txt").write_text("y")
+    with pytest.raises(FileExistsError):
+        _renameat2(d / "x.txt", d / "Y.TXT", 1)  # RENAME_NOREPLACE
+    _renameat2(d / "X.TXT", d / "Y.txt", 2)  # RENAME_EXCHANGE
+    assert ((d / "x.txt").read_text(), (d / "y.txt").read_text()) == ("y", "x")
+    assert sorted(os.listdir(d)) == ["EMPTY", "MOD.PY", "Pkg", "x.txt", "y.txt"]
+
+
+def test_case_insensitive_tickfs_rename_handler_changes_case(tmp_path: Path) -> None:
+    """The kernel never forwards a case-only rename (see above), but the
+    daemon's handler implements one, as the filesystem's own semantics:
+    drive it directly, without a mount, under the daemon's interpreter."""
+    backing = tmp_path / "backing"
+    backing.mkdir()
+    (backing / "mod.py").write_text("X = 1\n")
+    (backing / "pkg").mkdir()
+    (backing / "pkg" / "a.py").write_text("A = 1\n")
+    (backing / "keep.txt").write_text("k")
+    script = textwrap.dedent(
+        """
+        import sys
+
+        import pyfuse3
+        import trio
+
+        from tests.fskit.tickfs import RENAME_EXCHANGE, RENAME_NOREPLACE, TickFS
+
+        fs = TickFS(sys.argv[1], 1, False, case_insensitive=True)
+        root = pyfuse3.ROOT_INODE
+
+        async def main():
+            await fs.rename(root, b"MOD.py", root, b"Mod.py", 0, None)
+            await fs.rename(root, b"PKG", root, b"Pkg", RENAME_NOREPLACE, None)
+            await fs.rename(root, b"KEEP.TXT", root, b"Keep.txt", RENAME_EXCHANGE, None)
+            await fs.rename(root, b"keep.txt", root, b"keep.txt", 0, None)
+
+        trio.run(main)
+        """
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    done = subprocess.run(
+        [tickfs_python(), "-c", script, str(backing)],
+        cwd=str(REPO_ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # Case changed in place; an exchange of an entry with itself changes nothing.
+    assert sorted(os.listdir(backing)) == ["Mod.py", "Pkg", "keep.txt"]
+    assert (backing / "Mod.py").read_text() == "X = 1\n"
+    assert (backing / "Pkg" / "a.py").read_text() == "A = 1\n"
 
 
 # ------------------------------------------------------- failure handling --

@@ -219,6 +219,7 @@ class FileFinder(importlib.machinery.FileFinder):
         self.path = os.getcwd() if not path or path == "." else os.path.abspath(path)
         self._path_mtime = -1.0
         self._relist_until_ns = 0
+        self._folds_case: bool | None = None
         self._path_cache: set[str] = set()
         self._relaxed_path_cache: set[str] = set()
 
@@ -244,11 +245,26 @@ class FileFinder(importlib.machinery.FileFinder):
         (between the two ``fstat`` calls around the rename, microseconds) is
         seen at the directory's next change or after one tick.
         """
-        if self._path_mtime != mtime_before or time.time_ns() < self._relist_until_ns:
+        if (
+            self._path_mtime != mtime_before
+            or time.time_ns() < self._relist_until_ns
+            or self._case_insensitive(name)
+        ):
             self.invalidate_caches()
             return
         self.add_entry(name)
         self._path_mtime = mtime_after
+
+    def _case_insensitive(self, name: str) -> bool:
+        """Does this directory's filesystem fold case (vfat, NTFS, APFS)?
+        There a write may have replaced an entry spelled otherwise, which
+        only a listing shows.  Learned once per finder, with one ``stat``."""
+        if self._folds_case is None:
+            variant = name.swapcase()
+            self._folds_case = variant != name and os.path.lexists(
+                os.path.join(self.path, variant)
+            )
+        return self._folds_case
 
     def discard_entry(self, name: str) -> None:
         """Record that the entry *name* no longer exists, without re-listing."""

@@ -600,6 +600,16 @@ def _check_package_conflicts(parent: str, leaf: str, name: str) -> None:
     target = os.path.join(parent, leaf)
     if os.path.lexists(target) and not os.path.isdir(target):
         raise ModuleConflictError.shadowing(target, f"{target!r} exists and is not a directory")
+    if os.path.isdir(target) and leaf not in os.listdir(parent):
+        # A case-insensitive filesystem (vfat, NTFS, APFS) resolved the name
+        # to a directory spelled otherwise: swapping it in would keep that
+        # spelling, which the import system (case-sensitive on its listing)
+        # would not find under *name*.
+        raise ModuleConflictError.shadowing(
+            target,
+            f"a package directory whose name differs from {name!r} only in case exists; "
+            "remove it first",
+        )
     module_file = target + ".py"
     if os.path.exists(module_file):
         raise ModuleConflictError.shadowing(

@@ -26,7 +26,7 @@ What each one emulates
     other 1-second filesystems. A real kernel filesystem, so it also checks
     behaviour the FUSE layer could mask.
 
-``mount_tickfs(backing, mountpoint, tick_ns, *, frozen_dir_mtime=False)``
+``mount_tickfs(backing, mountpoint, tick_ns, *, frozen_dir_mtime=False, case_insensitive=False)``
     (:mod:`tests.fskit.tickfs_mount`)
     A pyfuse3 passthrough filesystem (:mod:`tests.fskit.tickfs`, a separate
     daemon process) mirroring *backing* and reporting every timestamp floored
@@ -40,6 +40,9 @@ What each one emulates
       only when set explicitly with utime -- like exFAT as seen by Windows or
       WSL's drvfs (``/mnt/c``). There even a sleep does not make a new module
       visible.
+    * ``case_insensitive=True``: names are looked up case-insensitively and
+      stored case-preserved, like vfat, NTFS and APFS (this kernel has no vfat
+      driver).
 
     The daemon runs under ``python``, else ``$MODWRITE_TICKFS_PYTHON``, else
     ``sys.executable``: any interpreter with pyfuse3 + trio, independent of
@@ -50,9 +53,10 @@ Fixtures
 --------
 :mod:`tests.fskit.fixtures` (load with ``pytest_plugins``) provides
 session-scoped mounts ``coarse_ext4_root``, ``fat_tickfs_root`` (2 s ticks) and
-``frozen_tickfs_root`` (100 ns ticks, NTFS-like, frozen directory mtimes), and
-function-scoped fresh empty directories on them: ``coarse_ext4_dir``,
-``fat_dir``, ``frozen_dir``. :func:`tests.fskit.probes.count_plain_import_misses`
+``frozen_tickfs_root`` (100 ns ticks, NTFS-like, frozen directory mtimes),
+``case_insensitive_tickfs_root``, and function-scoped fresh empty directories
+on them: ``coarse_ext4_dir``, ``fat_dir``, ``frozen_dir``,
+``case_insensitive_dir``. :func:`tests.fskit.probes.count_plain_import_misses`
 measures how often a naive write-then-import misses on a given directory.
 
 Failure policy

@@ -30,6 +30,8 @@ FAT_TICK_NS = 2_000_000_000
 #: NTFS's resolution (100 ns) for the exFAT-on-Windows / WSL drvfs emulation,
 #: whose distinguishing trait is the frozen directory mtime, not the tick.
 FROZEN_TICK_NS = 100
+#: The case-insensitive mount is about names, not clocks: nanosecond timestamps.
+CASE_INSENSITIVE_TICK_NS = 1
 
 
 def tickfs_python() -> str:
@@ -92,6 +94,22 @@ def frozen_tickfs_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
         yield root
 
 
+@pytest.fixture(scope="session")
+def case_insensitive_tickfs_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Root of a tickfs mount matching names case-insensitively and storing them
+    as given (vfat/NTFS/APFS-like), with nanosecond timestamps."""
+    backing = tmp_path_factory.mktemp("ci-backing")
+    mountpoint = tmp_path_factory.mktemp("ci-mnt")
+    with mount_tickfs(
+        backing,
+        mountpoint,
+        CASE_INSENSITIVE_TICK_NS,
+        case_insensitive=True,
+        python=tickfs_python(),
+    ) as root:
+        yield root
+
+
 @pytest.fixture
 def coarse_ext4_dir(coarse_ext4_root: Path, request: pytest.FixtureRequest) -> Path:
     """A fresh empty directory on the coarse ext4 mount."""
@@ -108,3 +126,11 @@ def fat_dir(fat_tickfs_root: Path, request: pytest.FixtureRequest) -> Path:
 def frozen_dir(frozen_tickfs_root: Path, request: pytest.FixtureRequest) -> Path:
     """A fresh empty directory on the frozen-directory-mtime tickfs mount."""
     return _fresh_dir(frozen_tickfs_root, request)
+
+
+@pytest.fixture
+def case_insensitive_dir(
+    case_insensitive_tickfs_root: Path, request: pytest.FixtureRequest
+) -> Path:
+    """A fresh empty directory on the case-insensitive tickfs mount."""
+    return _fresh_dir(case_insensitive_tickfs_root, request)

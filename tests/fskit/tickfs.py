@@ -12,10 +12,29 @@ own: it is frozen at the value first seen and changes only when set
 explicitly (``os.utime(dir)`` / ``os.utime(dir, ns=...)``), like exFAT seen
 from Windows or WSL's drvfs.
 
+With ``--case-insensitive`` names are matched case-insensitively but stored
+as given (case-preserving), like vfat, NTFS or APFS's default: a name that
+is not in the backing directory exactly is matched against its entries by
+``str.casefold`` of the decoded names (the first match in sorted order if the
+backing directory itself holds several case variants).  So a lookup of
+``Mod.py`` finds ``mod.py``; creating a case variant of an existing entry
+finds that entry (``EEXIST`` for ``O_EXCL``/``mkdir``/``mknod``/``symlink``/
+``link``; a plain ``O_CREAT`` opens it); ``unlink``/``rmdir`` of a variant
+remove the entry; ``rename`` onto a variant of another entry replaces it and
+the result takes the new name as spelled by the caller (as NTFS and APFS do);
+``RENAME_EXCHANGE`` with a variant swaps with that entry, names unchanged;
+``readdir`` returns the stored names.  A rename to a case variant of the
+entry's own name changes its case here, but note that the kernel never asks
+for it: the target's lookup yields the source's own inode and
+``vfs_rename`` returns success without calling the filesystem, exactly as on
+vfat -- change case through a temporary name (``mod.py`` -> ``tmp`` ->
+``Mod.py``).
+
 Run it (as root, with pyfuse3 + trio importable; it stays in the foreground
 and exits after the mount goes away or on SIGTERM/SIGINT/SIGHUP, unmounting):
 
     python -m tests.fskit.tickfs BACKING MOUNTPOINT --tick-ns N [--frozen-dir-mtime]
+        [--case-insensitive]
 
 Design notes:
 
@@ -134,12 +153,15 @@ class TickFS(pyfuse3.Operations):
     enable_writeback_cache = False
     supports_dot_lookup = True
 
-    def __init__(self, backing: str, tick_ns: int, frozen_dir_mtime: bool) -> None:
+    def __init__(
+        self, backing: str, tick_ns: int, frozen_dir_mtime: bool, case_insensitive: bool = False
+    ) -> None:
         super().__init__()
         if tick_ns < 1:
             raise ValueError(f"tick_ns must be >= 1, not {tick_ns}")
         self.tick_ns = tick_ns
         self.frozen_dir_mtime = frozen_dir_mtime
+        self.case_insensitive = case_insensitive
         root_fd = os.open(backing, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         st = os.fstat(root_fd)
         self._root_dev = st.st_dev
@@ -228,6 +250,34 @@ class TickFS(pyfuse3.Operations):
         except FileNotFoundError:
             return None
 
+    def _stored(self, parent: _Node, name: bytes) -> bytes:
+        """The backing name of *parent*'s entry that *name* designates.
+
+        *name* itself if it exists exactly or the mount is case-sensitive;
+        otherwise the entry equal to it under ``str.casefold`` (the first in
+        sorted order if several are); *name* again when there is none.
+        """
+        if not self.case_insensitive or name in (b".", b".."):
+            return name
+        if self._lstat_or_none(parent, name) is not None:
+            return name
+        wanted = os.fsdecode(name).casefold()
+        dir_fd = os.open(_proc(parent.fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            with os.scandir(dir_fd) as entries:
+                matches = sorted(
+                    os.fsencode(e.name) for e in entries if e.name.casefold() == wanted
+                )
+        finally:
+            os.close(dir_fd)
+        return matches[0] if matches else name
+
+    def _refuse_variant(self, parent: _Node, name: bytes) -> None:
+        """EEXIST if a case variant of *name* exists (case-insensitive mounts);
+        an exact *name* is left to the backing call, which fails the same way."""
+        if self._stored(parent, name) != name:
+            raise FUSEError(errno.EEXIST)
+
     # ----------------------------------------------------- inode lifetime --
 
     async def lookup(
@@ -238,7 +288,7 @@ class TickFS(pyfuse3.Operations):
             if name == b"." or (name == b".." and parent.inode == pyfuse3.ROOT_INODE):
                 fd = os.open(_proc(parent.fd), os.O_PATH | os.O_CLOEXEC)
             else:
-                fd = self._open_path(parent, name)
+                fd = self._open_path(parent, self._stored(parent, name))
             return self._remember(fd)
 
     async def forget(self, inode_list: Sequence[tuple[InodeT, int]]) -> None:
@@ -361,12 +411,14 @@ class TickFS(pyfuse3.Operations):
     ) -> EntryAttributes:
         with _errors("mkdir"):
             parent = self._node(parent_inode)
+            self._refuse_variant(parent, name)
             os.mkdir(name, mode & ~ctx.umask, dir_fd=parent.fd)
             return self._remember(self._open_path(parent, name))
 
     async def rmdir(self, parent_inode: InodeT, name: bytes, ctx: RequestContext) -> None:
         with _errors("rmdir"):
             parent = self._node(parent_inode)
+            name = self._stored(parent, name)
             st = self._lstat_or_none(parent, name)
             os.rmdir(name, dir_fd=parent.fd)
             if st is not None:
@@ -379,6 +431,7 @@ class TickFS(pyfuse3.Operations):
     ) -> EntryAttributes:
         with _errors("mknod"):
             parent = self._node(parent_inode)
+            self._refuse_variant(parent, name)
             os.mknod(name, mode & ~ctx.umask, rdev, dir_fd=parent.fd)
             return self._remember(self._open_path(parent, name))
 
@@ -387,6 +440,7 @@ class TickFS(pyfuse3.Operations):
     ) -> EntryAttributes:
         with _errors("symlink"):
             parent = self._node(parent_inode)
+            self._refuse_variant(parent, name)
             os.symlink(target, name, dir_fd=parent.fd)
             return self._remember(self._open_path(parent, name))
 
@@ -396,13 +450,15 @@ class TickFS(pyfuse3.Operations):
         with _errors("link"):
             node = self._node(inode)
             parent = self._node(new_parent_inode)
+            self._refuse_variant(parent, new_name)
             os.link(_proc(node.fd), new_name, dst_dir_fd=parent.fd, follow_symlinks=True)
             node.lookups += 1
             return self._attrs(node, os.fstat(node.fd))
 
     async def unlink(self, parent_inode: InodeT, name: bytes, ctx: RequestContext) -> None:
         with _errors("unlink"):
-            os.unlink(name, dir_fd=self._node(parent_inode).fd)
+            parent = self._node(parent_inode)
+            os.unlink(self._stored(parent, name), dir_fd=parent.fd)
 
     async def rename(
         self,
@@ -418,16 +474,37 @@ class TickFS(pyfuse3.Operations):
             new_parent = self._node(parent_inode_new)
             if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE):
                 raise FUSEError(errno.EINVAL)
-            if flags:
-                _renameat2(old_parent.fd, name_old, new_parent.fd, name_new, flags)
+            # Case-insensitive: both names designate the stored entries they match.
+            stored_old = self._stored(old_parent, name_old)
+            stored_new = self._stored(new_parent, name_new)
+            if (
+                old_parent.inode == new_parent.inode
+                and stored_old == stored_new
+                and name_new != stored_new
+            ):
+                # An existing entry onto a case variant of its own name: change its case.
+                if not flags & RENAME_EXCHANGE:
+                    fd = old_parent.fd
+                    os.rename(stored_old, name_new, src_dir_fd=fd, dst_dir_fd=fd)
                 return
-            moved = self._lstat_or_none(old_parent, name_old)
-            victim = self._lstat_or_none(new_parent, name_new)
-            os.rename(name_old, name_new, src_dir_fd=old_parent.fd, dst_dir_fd=new_parent.fd)
-            if victim is not None and moved is not None and stat.S_ISDIR(victim.st_mode):
-                victim_key = (victim.st_dev, victim.st_ino)
-                if victim_key != (moved.st_dev, moved.st_ino):
-                    self._frozen.pop(victim_key, None)
+            if flags:
+                _renameat2(old_parent.fd, stored_old, new_parent.fd, stored_new, flags)
+                return
+            moved = self._lstat_or_none(old_parent, stored_old)
+            victim = self._lstat_or_none(new_parent, stored_new)
+            os.rename(stored_old, stored_new, src_dir_fd=old_parent.fd, dst_dir_fd=new_parent.fd)
+            if victim is None or moved is None:
+                return
+            victim_key = (victim.st_dev, victim.st_ino)
+            if victim_key == (moved.st_dev, moved.st_ino):
+                return  # two links of one file: rename(2) did nothing
+            if stored_new != name_new:
+                # Replaced a case variant: the entry takes the caller's spelling, as
+                # on NTFS and APFS (in this handler: no FUSE request sees between).
+                fd = new_parent.fd
+                os.rename(stored_new, name_new, src_dir_fd=fd, dst_dir_fd=fd)
+            if stat.S_ISDIR(victim.st_mode):
+                self._frozen.pop(victim_key, None)
 
     # ------------------------------------------------------------- files --
 
@@ -444,6 +521,8 @@ class TickFS(pyfuse3.Operations):
         with _errors("create"):
             parent = self._node(parent_inode)
             flags = (flags | os.O_CREAT | os.O_CLOEXEC) & ~(os.O_NOCTTY | os.O_NOFOLLOW)
+            # A case variant is the existing entry: O_EXCL fails, else it is opened.
+            name = self._stored(parent, name)
             fd = os.open(name, flags, mode & ~ctx.umask, dir_fd=parent.fd)
             try:
                 entry = self._remember(os.open(_proc(fd), os.O_PATH | os.O_CLOEXEC))
@@ -497,6 +576,11 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="directory mtimes never move unless set explicitly (exFAT/drvfs-like)",
     )
     parser.add_argument(
+        "--case-insensitive",
+        action="store_true",
+        help="match names case-insensitively, store them as given (vfat/NTFS/APFS-like)",
+    )
+    parser.add_argument(
         "--parent-pid",
         type=int,
         default=0,
@@ -542,18 +626,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     os.umask(0)  # the kernel passes the caller's umask; apply exactly that one
-    operations = TickFS(args.backing, args.tick_ns, args.frozen_dir_mtime)
+    operations = TickFS(
+        args.backing, args.tick_ns, args.frozen_dir_mtime, case_insensitive=args.case_insensitive
+    )
     options = set(pyfuse3.default_options)
     options |= {"fsname=tickfs", "subtype=tickfs", "allow_other"}
     if args.debug:
         options.add("debug")
     pyfuse3.init(operations, args.mountpoint, options)
     log.info(
-        "mounted %s on %s (tick %d ns, frozen dir mtime %s)",
+        "mounted %s on %s (tick %d ns, frozen dir mtime %s, case-insensitive %s)",
         args.backing,
         args.mountpoint,
         args.tick_ns,
         args.frozen_dir_mtime,
+        args.case_insensitive,
     )
     try:
         trio.run(_serve)

@@ -123,6 +123,7 @@ def mount_tickfs(
     tick_ns: int,
     *,
     frozen_dir_mtime: bool = False,
+    case_insensitive: bool = False,
     python: str | None = None,
     timeout: float = 20,
 ) -> Iterator[Path]:
@@ -130,9 +131,11 @@ def mount_tickfs(
 
     *tick_ns* is the reported timestamp granularity in nanoseconds (e.g.
     2_000_000_000 for FAT). *frozen_dir_mtime* makes directory mtimes move only
-    when set explicitly. The daemon runs under *python*, else
-    ``$MODWRITE_TICKFS_PYTHON``, else ``sys.executable``. *timeout* is the
-    number of seconds to wait for the mount to come up.
+    when set explicitly. *case_insensitive* makes name lookup case-insensitive
+    but case-preserving, like vfat/NTFS/APFS (see :mod:`tests.fskit.tickfs`).
+    The daemon runs under *python*, else ``$MODWRITE_TICKFS_PYTHON``, else
+    ``sys.executable``. *timeout* is the number of seconds to wait for the
+    mount to come up.
 
     On exit: ``umount`` (then ``fusermount3 -u`` if present, then ``umount
     -l``; see :func:`tests.fskit._mounts.unmount`), after which the daemon --
@@ -170,6 +173,8 @@ def mount_tickfs(
     ]
     if frozen_dir_mtime:
         cmd.append("--frozen-dir-mtime")
+    if case_insensitive:
+        cmd.append("--case-insensitive")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # keep __pycache__ out of the repository
