@@ -68,8 +68,10 @@ EXCLUDED: dict[tuple[str, str], str] = {
     for method in ("test_bad_marshal", "test_no_marshal", "test_non_code_marshal")
 }
 _CASE_INSENSITIVE = (
-    "needs a case-insensitive filesystem (vfat, APFS, NTFS); none is mounted in "
-    "this test suite yet, and CPython's test would skip itself here"
+    "checks PYTHONCASEOK on a case-insensitive filesystem, which CPython honours "
+    "only on Windows, Cygwin and macOS (the test would skip itself here); the "
+    "Linux case rules are tested on a case-insensitive mount in "
+    "tests/test_case_insensitive.py"
 )
 for _name in ("Modwrite_CaseSensitivityTestPEP451", "Modwrite_CaseSensitivityTestPEP302"):
     for _method in ("test_insensitive", "test_sensitive"):
