@@ -31,14 +31,16 @@ import importlib.machinery
 import os
 import stat
 import sys
-import threading
-from typing import Any, Union
 
 from .errors import ArgumentTypeError
 
-__all__ = ["PathArg", "invalidate_caches", "invalidate_directory_tree", "invalidate_file"]
+TYPE_CHECKING = False  # typing stays unimported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, Union
 
-PathArg = Union[str, "os.PathLike[str]"]
+    PathArg = Union[str, "os.PathLike[str]"]
+
+__all__ = ["invalidate_caches", "invalidate_directory_tree", "invalidate_file"]
 
 _MISSING: Any = object()
 #: Paths ending so name module files (not directories): not stat-ed to tell.
@@ -72,7 +74,8 @@ class _KeyIndex:
     _MEMO_LIMIT = 4096
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Created at the first sync: threading is not imported at start-up.
+        self._lock: Any = None
         self._cache: dict[str, Any] | None = None
         self._signature: tuple[int, object] = (-1, None)
         self._known: dict[str, str] = {}
@@ -94,6 +97,10 @@ class _KeyIndex:
         signature = self._signature_of(cache)
         if cache is self._cache and signature == self._signature:
             return
+        if self._lock is None:
+            import threading
+
+            self._lock = threading.Lock()
         with self._lock:
             if cache is not self._cache:
                 self._cache = cache

@@ -30,16 +30,18 @@ and :func:`pkgutil.iter_modules` dispatches on
 from __future__ import annotations
 
 import importlib.machinery
-import importlib.util
 import io
 import os
 import sys
 import time
-from collections.abc import Callable
 from importlib.machinery import ModuleSpec
-from typing import Any, ClassVar
 
 from ._settle import tick_for
+
+TYPE_CHECKING = False  # typing stays unimported at run time (start-up cost)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, ClassVar
 
 __all__ = [
     "BYTECODE_SUFFIXES",
@@ -317,9 +319,13 @@ class FileFinder(importlib.machinery.FileFinder):
         target: object,
     ) -> ModuleSpec | None:
         loader = loader_class(fullname, path)
-        return importlib.util.spec_from_file_location(
-            fullname, path, loader=loader, submodule_search_locations=smsl
-        )
+        # What importlib.util.spec_from_file_location() does for a finder
+        # (which may not import importlib.util: that module is found through
+        # this very finder when the machinery is installed at start-up).
+        spec = ModuleSpec(fullname, loader, origin=path)
+        spec.has_location = True
+        spec.submodule_search_locations = smsl
+        return spec
 
     def find_spec(self, fullname: str, target: object = None) -> ModuleSpec | None:
         """Find the spec of *fullname* in this directory, as CPython's

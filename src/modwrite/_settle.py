@@ -40,9 +40,7 @@ other processes may need :func:`importlib.invalidate_caches`.
 
 from __future__ import annotations
 
-import math
 import os
-import threading
 import time
 import warnings
 
@@ -72,9 +70,10 @@ _TICKS_NS = (
     2_000_000_000,
 )
 # Per filesystem (st_dev): the gcd of every clock reading seen there, from
-# which the tick is inferred.
+# which the tick is inferred.  No lock (threading is not imported at start-up):
+# two threads racing here can at worst drop one reading, which leaves the
+# inferred tick larger, i.e. more conservative.
 _gcd_by_device: dict[int, int] = {}
-_gcd_lock = threading.Lock()
 # A threshold further ahead of the filesystem clock than this (seconds, more
 # than any tick) is in the future: it is set past, not waited for.
 _FUTURE_S = 2.5
@@ -202,8 +201,9 @@ def _read_clock(directory: str, probes: dict[str, str]) -> int:
 
 
 def _learn(device: int, reading_ns: int) -> None:
-    with _gcd_lock:
-        _gcd_by_device[device] = math.gcd(_gcd_by_device.get(device, 0), reading_ns)
+    from math import gcd  # not imported at start-up (a shared library)
+
+    _gcd_by_device[device] = gcd(_gcd_by_device.get(device, 0), reading_ns)
 
 
 def tick_for(device: int, reading_ns: int) -> int:
@@ -227,7 +227,7 @@ def _sleep_hint(pending: dict[str, float], probes: dict[str, str]) -> float:
     for a 2-second one for longer than one poll.
     """
     now_ns = time.time_ns()
-    best = math.inf
+    best = float("inf")
     for directory, landed in pending.items():
         try:
             device = os.stat(probes[directory]).st_dev
@@ -238,6 +238,6 @@ def _sleep_hint(pending: dict[str, float], probes: dict[str, str]) -> float:
             boundary = (landed_ns // tick + 1) * tick
             if boundary > now_ns:
                 best = min(best, (boundary - now_ns) / 1e9)
-    if best == math.inf or best < _MIN_POLL_S:
+    if best == float("inf") or best < _MIN_POLL_S:
         return _MIN_POLL_S
     return best

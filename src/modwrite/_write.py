@@ -32,12 +32,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
 from types import ModuleType
-from typing import IO, Literal, Union
+from typing import IO, TYPE_CHECKING, Literal, Union
 
 from . import _machinery, _settle
 from ._atomic import TEMP_MARKER, chmod, fsync_directory, parked_name, temporary_name, write_atomic
 from ._exchange import exchange
-from ._invalidate import PathArg, invalidate_caches, invalidate_file
+from ._invalidate import invalidate_caches, invalidate_file
 from ._lock import LockedDirectory, directory_lock
 from ._names import validate_module_name
 from ._source import Source, encode_source
@@ -48,6 +48,9 @@ from .errors import (
     ModuleConflictError,
     ModuleWriteError,
 )
+
+if TYPE_CHECKING:
+    from ._invalidate import PathArg
 
 __all__ = [
     "FileTree",

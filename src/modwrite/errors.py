@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # typing stays unimported at run time (start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "ArgumentTypeError",
