@@ -42,10 +42,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
-
-from ._tempnames import temporary_name
-from .errors import VisibilityWarning
 
 __all__ = ["DEFAULT_VISIBILITY_TIMEOUT_S", "observe", "settle"]
 
@@ -140,6 +136,10 @@ def settle(
                 pass
     if not pending:
         return True
+    import warnings
+
+    from .errors import VisibilityWarning
+
     warnings.warn(
         VisibilityWarning(
             f"the mtime of {sorted(pending)!r} did not move past the landing within "
@@ -175,6 +175,8 @@ def _entry_moved(directory: str, landed: float, probes: dict[str, str]) -> bool:
     probe = probes.get(directory)
     if probe is None:
         return False
+    from ._tempnames import temporary_name
+
     renamed = os.path.join(directory, temporary_name("probe"))
     try:
         os.rename(probe, renamed)
@@ -189,6 +191,8 @@ def _read_clock(directory: str, probes: dict[str, str]) -> int:
     *directory*, without changing the directory after the probe exists."""
     probe = probes.get(directory)
     if probe is None:
+        from ._tempnames import temporary_name
+
         probe = os.path.join(directory, temporary_name("probe"))
         with open(probe, "xb"):
             pass
