@@ -109,6 +109,7 @@ def _path_isdir(path: str) -> bool:
 #: second boundary is covered too.
 SETTLED_S = 2
 
+_BYTECODE_SUFFIXES = tuple(BYTECODE_SUFFIXES)
 _PYC_FLAGS = slice(4, 8)
 _PYC_MTIME = slice(8, 12)
 
@@ -148,7 +149,7 @@ class SourceFileLoader(importlib.machinery.SourceFileLoader):
         return {"mtime": st.st_mtime, "size": st.st_size}
 
     def get_data(self, path: str) -> bytes:
-        if not path.endswith(tuple(BYTECODE_SUFFIXES)):
+        if not path.endswith(_BYTECODE_SUFFIXES):
             return super().get_data(path)
         with io.open_code(path) as f:
             data = f.read()
@@ -280,7 +281,9 @@ class FileFinder(importlib.machinery.FileFinder):
             mtime, mtime_ns, device = -1.0, -1, None
         else:
             mtime, mtime_ns, device = st.st_mtime, st.st_mtime_ns, st.st_dev
-        if mtime == self._path_mtime and time.time_ns() >= self._relist_until_ns:
+        if mtime == self._path_mtime and (
+            not self._relist_until_ns or time.time_ns() >= self._relist_until_ns
+        ):
             return
         listed_at = time.time_ns()
         self._fill_cache()
