@@ -395,12 +395,12 @@ class PathFinder(importlib.machinery.PathFinder):
         """Without *path*, as :meth:`importlib.machinery.PathFinder.invalidate_caches`;
         with a path, only the finders holding it (see
         :func:`modwrite.invalidate_caches`)."""
-        from ._invalidate import invalidate_caches
-
         if path is None:
             importlib.machinery.PathFinder.invalidate_caches()
-        else:
-            invalidate_caches(path)
+            return
+        from ._invalidate import invalidate_caches
+
+        invalidate_caches(path)
 
 
 # -- installation --------------------------------------------------------------
