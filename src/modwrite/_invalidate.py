@@ -36,9 +36,7 @@ from .errors import ArgumentTypeError
 
 TYPE_CHECKING = False  # typing stays unimported at run time (start-up cost)
 if TYPE_CHECKING:
-    from typing import Any, Union
-
-    PathArg = Union[str, "os.PathLike[str]"]
+    from typing import Any
 
 __all__ = ["invalidate_caches", "invalidate_directory_tree", "invalidate_file"]
 
@@ -159,7 +157,7 @@ def _invalidate_keys(keys: set[str]) -> None:
             finder.invalidate_caches()
 
 
-def invalidate_caches(path: PathArg | None = None) -> None:
+def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
     """Invalidate the import system's caches, all of them or only for *path*.
 
     :param path: ``None`` to do exactly :func:`importlib.invalidate_caches`;

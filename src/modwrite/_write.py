@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
 from types import ModuleType
-from typing import IO, TYPE_CHECKING, Literal, Union
+from typing import IO, Literal, Union
 
 from . import _machinery, _settle
 from ._atomic import TEMP_MARKER, chmod, fsync_directory, parked_name, temporary_name, write_atomic
@@ -49,9 +49,6 @@ from .errors import (
     ModuleWriteError,
 )
 
-if TYPE_CHECKING:
-    from ._invalidate import PathArg
-
 __all__ = [
     "FileTree",
     "Visibility",
@@ -60,6 +57,9 @@ __all__ = [
     "write_module",
     "write_package",
 ]
+
+#: A filesystem path: ``str`` or ``str`` path-like.
+PathArg = Union[str, "os.PathLike[str]"]
 
 Visibility = Literal["system", "process"]
 _VISIBILITIES = ("system", "process")
