@@ -32,7 +32,7 @@ import os
 import stat
 import sys
 
-from .errors import ArgumentTypeError
+from ._names import str_path
 
 TYPE_CHECKING = False  # typing stays unimported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -147,14 +147,30 @@ _EMPTY: set[str] = set()
 _index = _KeyIndex()
 
 
-def _invalidate_keys(keys: set[str]) -> None:
+def _invalidate_path(target: str, *, is_dir: bool, own: tuple[float, float] | None = None) -> None:
+    """The one place that invalidates for a normalized absolute *target*:
+    the finders of *target* (a directory) and of its parent, then the
+    ``None`` entries of *target* and its ancestors.  With *own* (the parent's
+    mtime before and after modwrite's own landing of *target*), modwrite's
+    finders add the entry in O(1) (``FileFinder.note_own_write``) instead."""
+    _index.sync()
     cache = sys.path_importer_cache
-    for key in tuple(keys):
+    parent, leaf = os.path.split(target)
+    keys = list(_index.keys_for(parent))
+    if is_dir:
+        keys += _index.keys_for(target)
+    for key in keys:
         finder = cache.get(key, _MISSING)
         if finder is None:
             del cache[key]
+            continue
+        note = getattr(finder, "note_own_write", None) if own is not None else None
+        if note is not None:
+            note(leaf, *own)  # type: ignore[misc]
         elif finder is not _MISSING and hasattr(finder, "invalidate_caches"):
             finder.invalidate_caches()
+    if _index.negative:
+        _drop_negative_entries(os.path.join(_index.canonical(parent), leaf))
 
 
 def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
@@ -186,28 +202,14 @@ def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
     if path is None:
         importlib.invalidate_caches()
         return
-    try:
-        spelled = os.fspath(path)
-    except TypeError:
-        raise ArgumentTypeError(
-            f"path must be str, path-like or None, not {type(path).__name__}"
-        ) from None
-    if not isinstance(spelled, str):
-        raise ArgumentTypeError("path must be a str path, not bytes")
-    target = _normalize(spelled)
-    _index.sync()
+    target = _normalize(str_path(path, what="path"))
     is_dir = False
     if not target.endswith(_MODULE_SUFFIXES):  # a module file path is not stat-ed
         try:
             is_dir = stat.S_ISDIR(os.stat(target).st_mode)
         except (OSError, ValueError):
             pass
-    parent, leaf = os.path.split(target)
-    if is_dir:
-        _invalidate_keys(_index.keys_for(target))
-    _invalidate_keys(_index.keys_for(parent))
-    if _index.negative:
-        _drop_negative_entries(os.path.join(_index.canonical(parent), leaf))
+    _invalidate_path(target, is_dir=is_dir)
     if is_dir:
         _refresh_directory_caches()
 
@@ -220,22 +222,16 @@ def invalidate_file(path: str, own: tuple[float, float] | None = None) -> None:
     modwrite's own finders then add the entry in O(1) (see
     ``FileFinder.note_own_write``); stock finders are invalidated.
     """
-    parent, leaf = os.path.split(os.path.normcase(path))
-    _index.sync()
-    keys = _index.keys_for(parent)
-    if own is not None:
-        cache = sys.path_importer_cache
-        for key in tuple(keys):
-            finder = cache.get(key)
-            note = getattr(finder, "note_own_write", None)
-            if note is not None:
-                note(os.path.basename(path), *own)
-            else:
-                _invalidate_keys({key})
-    else:
-        _invalidate_keys(keys)
-    if _index.negative:
-        _drop_negative_entries(os.path.join(_index.canonical(parent), leaf))
+    _invalidate_path(os.path.normcase(path), is_dir=False, own=own)
+
+
+def invalidate_directory_tree(root: str, relative_dirs: set[str]) -> None:
+    """Invalidate *root* and each directory ``root/<relative>`` (a package
+    replaced whole: its old and its new subdirectories), then refresh the
+    directory-keyed caches once."""
+    for relative in sorted(relative_dirs):
+        _invalidate_path(_normalize(os.path.join(root, relative)), is_dir=True)
+    _refresh_directory_caches()
 
 
 def _drop_negative_entries(target: str) -> None:
@@ -274,10 +270,3 @@ def _refresh_directory_caches() -> None:
     clear = getattr(fast_path_new, "cache_clear", None)
     if clear is not None:
         clear()
-
-
-def invalidate_directory_tree(root: str, relative_dirs: set[str]) -> None:
-    """Invalidate *root* and each directory ``root/<relative>`` (a package
-    that was replaced whole: its old and its new subdirectories)."""
-    for relative in sorted(relative_dirs):
-        invalidate_caches(os.path.join(root, relative) if relative else root)

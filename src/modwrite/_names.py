@@ -1,13 +1,32 @@
-"""Validation of dotted module names and their mapping to paths."""
+"""Validation of the arguments that name things: dotted module names and
+filesystem paths."""
 
 from __future__ import annotations
 
 import keyword
+import os
 import unicodedata
 
 from .errors import ArgumentTypeError, InvalidModuleName
 
-__all__ = ["validate_module_name"]
+__all__ = ["str_path", "validate_module_name"]
+
+
+def str_path(value: object, *, what: str) -> str:
+    """*value* as a ``str`` path (:func:`os.fspath`).
+
+    :raises ArgumentTypeError: *value* is neither ``str`` nor a path-like
+        object, or it is a ``bytes`` path.
+    """
+    try:
+        path = os.fspath(value)  # type: ignore[call-overload]
+    except TypeError:
+        raise ArgumentTypeError(
+            f"{what} must be str or path-like, not {type(value).__name__}"
+        ) from None
+    if not isinstance(path, str):
+        raise ArgumentTypeError(f"{what} must be a str path, not bytes")
+    return path
 
 
 def validate_module_name(name: object, *, what: str = "module name") -> tuple[str, ...]:

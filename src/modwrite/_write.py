@@ -37,9 +37,9 @@ from typing import IO, Literal, Union
 from . import _machinery, _settle
 from ._atomic import TEMP_MARKER, chmod, fsync_directory, parked_name, temporary_name, write_atomic
 from ._exchange import exchange
-from ._invalidate import invalidate_caches, invalidate_file
+from ._invalidate import invalidate_caches, invalidate_directory_tree, invalidate_file
 from ._lock import LockedDirectory, directory_lock
-from ._names import validate_module_name
+from ._names import str_path, validate_module_name
 from ._source import Source, encode_source
 from ._stamp import Stamp, make_stamp_unique, stamp_of
 from .errors import (
@@ -185,14 +185,7 @@ def _write_error(exc: OSError, path: str) -> ModuleWriteError:
 
 def _root_path(root: object) -> str:
     """The absolute path of *root*, type-checked (nothing touched on disk)."""
-    try:
-        root_path = os.fspath(root)  # type: ignore[call-overload]
-    except TypeError:
-        raise ArgumentTypeError(
-            f"root must be str or path-like, not {type(root).__name__}"
-        ) from None
-    if not isinstance(root_path, str):
-        raise ArgumentTypeError("root must be a str path, not bytes")
+    root_path = str_path(root, what="root")
     if not root_path:
         raise InvalidArgument("root must not be empty (use '.' for the working directory)")
     return os.path.abspath(root_path)
@@ -589,9 +582,7 @@ def write_package(
         changed[os.path.join(target, rel_dir) if rel_dir else target] = old_mtimes.get(
             rel_dir, float("-inf")
         )
-    for rel_dir in sorted(new_dirs | set(old_mtimes)):
-        invalidate_caches(os.path.join(target, rel_dir) if rel_dir else target)
-    invalidate_caches(target)
+    invalidate_directory_tree(target, new_dirs | set(old_mtimes))
     for file_path, data in flat.items():
         if data is not None:
             linecache.checkcache(os.path.join(target, *file_path.parts))
