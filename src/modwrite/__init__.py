@@ -17,12 +17,26 @@ for the guarantees and what each one costs.
 from __future__ import annotations
 
 from ._machinery import Installation, install, installed, uninstall
+from .errors import (
+    ArgumentTypeError,
+    InvalidArgument,
+    InvalidModuleName,
+    InvalidSource,
+    ModuleConflictError,
+    ModuleSyntaxError,
+    ModuleWriteError,
+    ModwriteError,
+    ModwriteWarning,
+    VisibilityWarning,
+)
 
 __version__ = "0.1.0"
 
-# Only the machinery loads with the package: an interpreter that installs it
-# at start-up (sitecustomize, .pth) pays about 2 ms.  Everything else loads on
-# first use (PEP 562), and typing is not imported at run time at all.
+# Only the machinery and the exceptions load with the package (the exception
+# classes must be one set of objects, whatever is imported later): an
+# interpreter that installs the machinery at start-up (sitecustomize, .pth)
+# pays about 2 ms.  The rest loads on first use (PEP 562), and typing is not
+# imported at run time at all.
 TYPE_CHECKING = False
 
 __all__ = [
@@ -62,18 +76,6 @@ if TYPE_CHECKING:
         write_module,
         write_package,
     )
-    from .errors import (
-        ArgumentTypeError,
-        InvalidArgument,
-        InvalidModuleName,
-        InvalidSource,
-        ModuleConflictError,
-        ModuleSyntaxError,
-        ModuleWriteError,
-        ModwriteError,
-        ModwriteWarning,
-        VisibilityWarning,
-    )
 
 _LAZY = {
     "FileTree": "_write",
@@ -83,16 +85,6 @@ _LAZY = {
     "write_module": "_write",
     "write_package": "_write",
     "invalidate_caches": "_invalidate",
-    "ArgumentTypeError": "errors",
-    "InvalidArgument": "errors",
-    "InvalidModuleName": "errors",
-    "InvalidSource": "errors",
-    "ModuleConflictError": "errors",
-    "ModuleSyntaxError": "errors",
-    "ModuleWriteError": "errors",
-    "ModwriteError": "errors",
-    "ModwriteWarning": "errors",
-    "VisibilityWarning": "errors",
 }
 
 

@@ -111,7 +111,6 @@ SETTLED_S = 2
 
 _BYTECODE_SUFFIXES = tuple(BYTECODE_SUFFIXES)
 _PYC_FLAGS = slice(4, 8)
-_PYC_MTIME = slice(8, 12)
 
 
 def _pyc_is_settled(data: bytes, pyc_mtime: float, source_mtime: float) -> bool:
@@ -144,11 +143,24 @@ class SourceFileLoader(importlib.machinery.SourceFileLoader):
     __module__ = "modwrite.machinery"
 
     def path_stats(self, path: str) -> dict[str, Any]:
+        """``{"mtime": float seconds, "size": bytes}`` of the source *path*,
+        as :meth:`importlib.abc.SourceLoader.path_stats`; the mtime is kept
+        for :meth:`get_data`'s check of the bytecode read next.
+
+        :raises OSError: the source cannot be stat-ed.
+        """
         st = os.stat(path)
         self._source_mtime = st.st_mtime
         return {"mtime": st.st_mtime, "size": st.st_size}
 
     def get_data(self, path: str) -> bytes:
+        """The bytes of *path*, as :meth:`importlib.abc.FileLoader.get_data`.
+
+        :raises OSError: *path* cannot be read, or it is a timestamp pyc that
+            is not settled (written less than :data:`SETTLED_S` seconds after
+            its source's mtime second): ``get_code`` then compiles the source
+            and rewrites the pyc, as it does for a missing one.
+        """
         if not path.endswith(_BYTECODE_SUFFIXES):
             return super().get_data(path)
         with io.open_code(path) as f:

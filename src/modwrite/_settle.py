@@ -109,13 +109,14 @@ def settle(
     """
     thresholds = {d: max(m, (floors or {}).get(d, float("-inf"))) for d, m in observed.items()}
     probes: dict[str, str] = {}
+    devices: dict[str, int] = {}
     pending = dict(thresholds)
     problem = ""
     try:
         pending = {d: t for d, t in thresholds.items() if not _touch_moved(d, t, observed[d])}
         deadline = time.monotonic() + timeout
         while pending:
-            ready = [d for d, t in pending.items() if _read_clock(d, probes) / 1e9 > t]
+            ready = [d for d, t in pending.items() if _read_clock(d, probes, devices) / 1e9 > t]
             for directory in ready:
                 threshold = pending[directory]
                 if _touch_moved(directory, threshold, observed[directory]) or _entry_moved(
@@ -125,7 +126,7 @@ def settle(
             now = time.monotonic()
             if not pending or now >= deadline:
                 break
-            time.sleep(min(_sleep_hint(pending, probes), deadline - now))
+            time.sleep(min(_sleep_hint(pending, devices), deadline - now))
     except OSError as exc:
         problem = f" ({exc.strerror}: {exc.filename!r})"
     finally:
@@ -186,9 +187,10 @@ def _entry_moved(directory: str, landed: float, probes: dict[str, str]) -> bool:
     return os.stat(directory).st_mtime > landed
 
 
-def _read_clock(directory: str, probes: dict[str, str]) -> int:
+def _read_clock(directory: str, probes: dict[str, str], devices: dict[str, int]) -> int:
     """The filesystem clock (ns, truncated to its tick) read on a probe file in
-    *directory*, without changing the directory after the probe exists."""
+    *directory*, without changing the directory after the probe exists; the
+    probe's st_dev is recorded in *devices*."""
     probe = probes.get(directory)
     if probe is None:
         from ._tempnames import temporary_name
@@ -200,6 +202,7 @@ def _read_clock(directory: str, probes: dict[str, str]) -> int:
     else:
         os.utime(probe)
     st = os.stat(probe)
+    devices[directory] = st.st_dev
     _learn(st.st_dev, st.st_mtime_ns)
     return st.st_mtime_ns
 
@@ -223,7 +226,7 @@ def _plausible_ticks(device: int) -> list[int]:
     return [t for t in _TICKS_NS if g and g % t == 0] or [_TICKS_NS[0]]
 
 
-def _sleep_hint(pending: dict[str, float], probes: dict[str, str]) -> float:
+def _sleep_hint(pending: dict[str, float], devices: dict[str, int]) -> float:
     """Seconds until the earliest plausible tick boundary after a landing.
 
     Every candidate tick that divides the clock readings is tried in turn, so
@@ -233,9 +236,8 @@ def _sleep_hint(pending: dict[str, float], probes: dict[str, str]) -> float:
     now_ns = time.time_ns()
     best = float("inf")
     for directory, landed in pending.items():
-        try:
-            device = os.stat(probes[directory]).st_dev
-        except (KeyError, OSError):
+        device = devices.get(directory)
+        if device is None:
             continue
         landed_ns = int(landed * 1e9)
         for tick in _plausible_ticks(device):
