@@ -24,20 +24,22 @@ __all__ = ["ProbeReport", "measure_tick", "probe"]
 
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# A plain writer: write m<i>.py with open() and import it at once.
+# Shared by both checks: argv is (scratch directory, trials); {setup} imports
+# modwrite where the check uses it.
 _PRELUDE = """
 import importlib, importlib.util, os, sys, time
 def put(path, text):
     with open(path, "w") as f:
         f.write(text)
-"""
-
-_DIRECTORY_RACE = (
-    _PRELUDE
-    + """
 {setup}
 d = sys.argv[1]; n = int(sys.argv[2])
 sys.path.insert(0, d)
+"""
+
+# Write m<i>.py (plainly or through modwrite) and import it at once.
+_DIRECTORY_RACE = (
+    _PRELUDE
+    + """
 put(os.path.join(d, "warm.py"), "")
 importlib.invalidate_caches()
 import warm
@@ -58,9 +60,6 @@ print(misses, (time.perf_counter() - t0) / n, sys.dont_write_bytecode)
 _STALE_BYTECODE = (
     _PRELUDE
     + """
-{setup}
-d = sys.argv[1]; n = int(sys.argv[2])
-sys.path.insert(0, d)
 stale = trials = attempt = 0
 t0 = time.perf_counter()
 while trials < n:
