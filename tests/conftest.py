@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import modwrite._invalidate  # noqa: F401 - see import_state
+import modwrite._invalidate
 import modwrite._write  # noqa: F401 - see import_state
 
 pytest_plugins = ["tests.fskit.fixtures"]
