@@ -278,6 +278,7 @@ def test_concurrent_writers_of_one_name_never_tear(root: Path, unique_name: str)
     done.set()
     watcher.join()
     assert errors == []
+    assert seen, "the reader never read the file: the check proved nothing"
     assert {s.rstrip("\n") + "\n" for s in seen} <= set(versions)
     final = (root / f"{unique_name}.py").read_text()
     assert final.rstrip("\n") + "\n" in {versions[i] for i in (36, 37, 38, 39)}

@@ -73,7 +73,7 @@ def test_readers_see_one_whole_version(root: Path, unique_name: str) -> None:
 
     modwrite.write_package(unique_name, version(0), root=root)
     mixed: list[tuple[str, str]] = []
-    missing = 0
+    missing = compared = 0
     done = threading.Event()
     target = str(root / unique_name)
 
@@ -82,7 +82,7 @@ def test_readers_see_one_whole_version(root: Path, unique_name: str) -> None:
             return f.read()
 
     def reader() -> None:
-        nonlocal missing
+        nonlocal missing, compared
         while not done.is_set():
             try:
                 directory_fd = os.open(target, os.O_RDONLY)
@@ -97,6 +97,7 @@ def test_readers_see_one_whole_version(root: Path, unique_name: str) -> None:
                 os.close(directory_fd)
             # The stamp rule may pad one file and move the other's mtime
             # instead: trailing newlines are not part of the version.
+            compared += 1
             if a.rstrip("\n") != b.rstrip("\n"):
                 mixed.append((a, b))
 
@@ -108,6 +109,7 @@ def test_readers_see_one_whole_version(root: Path, unique_name: str) -> None:
     finally:
         done.set()
         thread.join()
+    assert compared > 0, "the reader never read a whole tree: the check proved nothing"
     assert mixed == []
     assert missing == 0  # RENAME_EXCHANGE: the package path never disappears
 
