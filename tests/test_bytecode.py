@@ -40,10 +40,12 @@ def test_same_size_same_second_rewrites_reload_the_new_code(
     pyc = Path(importlib.util.cache_from_source(str(path)))
     assert pyc.exists(), "bytecode writing is off: the test would prove nothing"
     stale = same_second = 0
+    last = int(time.time())
     for i in range(1, REWRITES + 1):
-        before = int(time.time())
         modwrite.write_module(unique_name, _version(i), root=root, visibility="process")
-        same_second += int(time.time()) == before
+        now = int(time.time())
+        same_second += now == last  # this rewrite shares its second with the last
+        last = now
         stale += 10000 + i != importlib.reload(module).V
     assert stale == 0
     # The hazard was exercised: most rewrites fell in one second with another.
@@ -229,15 +231,30 @@ def test_stamps_strictly_increase_over_many_fast_rewrites(root: Path) -> None:
     assert stamps[-1].mtime_s <= int(time.time()) + MAX_MTIME_LEAD_S
 
 
-@pytest.mark.parametrize(
-    "old_mtime_s", [2**31 - 1, 2**32 - 1, 2**32, 2**32 + 1], ids=lambda v: f"2**32{v - 2**32:+d}"
-)
-def test_mtimes_at_the_32_bit_edges(root: Path, unique_name: str, old_mtime_s: int) -> None:
-    """The pyc header keeps mtime modulo 2**32 (CPython's
-    ``test_source_mtime_long_long``): an old version stamped at the edges
-    never validates against the new one."""
+def test_stamps_2_to_the_32_seconds_apart_get_distinct_headers(tmp_path: Path) -> None:
+    """The pyc header keeps the mtime modulo 2**32 (CPython's
+    ``test_source_mtime_long_long``): a predecessor dated 2**32 s ahead has
+    the natural stamp's header; the new version is moved one second."""
+    path, f = _temp_with(tmp_path, b"V = 3\n", 1000)
+    with f:  # type: ignore[attr-defined]
+        make_stamp_unique(f, Stamp(1000 + 2**32, 6), str(path))  # type: ignore[arg-type]
+    assert stamp_of(path.stat()) == Stamp(1001, 6)
+
+
+@pytest.mark.parametrize("writer", ["modwrite", "plain"])
+def test_an_old_version_dated_2_to_the_32_seconds_ahead(
+    root: Path, unique_name: str, writer: str
+) -> None:
+    """End to end: the old version's pyc header equals the new version's
+    natural stamp; modwrite runs the new code, a plain write the old."""
     path = modwrite.write_module(unique_name, _version(1), root=root)
-    os.utime(path, (old_mtime_s, old_mtime_s))
-    assert _fresh_import(root, unique_name) == 1
-    modwrite.write_module(unique_name, _version(2), root=root)
-    assert _fresh_import(root, unique_name) == 2
+    now = int(time.time())
+    os.utime(path, (now + 2**32, now + 2**32))
+    assert _fresh_import(root, unique_name) == 1  # writes the pyc
+    if writer == "modwrite":
+        modwrite.write_module(unique_name, _version(2), root=root)
+        assert _fresh_import(root, unique_name) == 2
+    else:
+        path.write_text(_version(2))
+        os.utime(path, (now, now))  # the natural stamp of a write in that second
+        assert _fresh_import(root, unique_name) == 1

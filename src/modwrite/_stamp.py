@@ -72,6 +72,10 @@ def make_stamp_unique(f: IO[bytes], previous: Stamp | None, path: str) -> None:
     st = os.fstat(fd)
     new = stamp_of(st)
     if new > previous or previous.mtime_s > new.mtime_s + MAX_MTIME_LEAD_S:
+        if _header(new) == _header(previous):
+            # Different stamps, one pyc header: mtimes 2**32 s apart (a file
+            # dated past 2106, or before 1970).  One second more separates them.
+            _set_mtime(fd, path, st, new.mtime_s + 1)
         return
     if new.size > previous.size:
         # Same or earlier second, but longer: take the previous second.
@@ -89,6 +93,12 @@ def make_stamp_unique(f: IO[bytes], previous: Stamp | None, path: str) -> None:
     if stamp_of(os.fstat(fd)) <= previous:  # pragma: no cover - a filesystem lying about mtimes
         f.write(b"\n")
         f.flush()
+
+
+def _header(stamp: Stamp) -> tuple[int, int]:
+    """What a timestamp pyc's header keeps of a stamp (modulo 2**32, as
+    ``_validate_timestamp_pyc`` compares)."""
+    return (stamp.mtime_s & 0xFFFFFFFF, stamp.size & 0xFFFFFFFF)
 
 
 def _set_mtime(fd: int, path: str, st: os.stat_result, second: int) -> None:
