@@ -168,3 +168,24 @@ def test_new_distribution_metadata_is_seen(tmp_path: Path, unique_name: str) -> 
 def test_path_type_is_checked(path: object) -> None:
     with pytest.raises(modwrite.ArgumentTypeError):
         modwrite.invalidate_caches(path)  # type: ignore[arg-type]
+
+
+def test_the_cost_does_not_grow_with_the_cache(tmp_path: Path) -> None:
+    """[flat cost] the same system calls for one invalidation with 10 and
+    with 1000 directories in sys.path_importer_cache."""
+    from unittest import mock
+
+    counts = []
+    for size in (10, 1000):
+        sys.path_importer_cache.clear()
+        (tmp_path / str(size)).mkdir()
+        _spies(tmp_path / str(size), size)
+        target = tmp_path / str(size) / "d3" / "new.py"
+        modwrite.invalidate_caches(target)  # the index is built once per change of keys
+        with (
+            mock.patch.object(os, "stat", wraps=os.stat) as stat,
+            mock.patch.object(os.path, "realpath", wraps=os.path.realpath) as realpath,
+        ):
+            modwrite.invalidate_caches(target)
+        counts.append((stat.call_count, realpath.call_count))
+    assert counts[0] == counts[1]

@@ -264,3 +264,22 @@ def test_zip_entries_are_left_to_zipimport(
     module = importlib.import_module(unique_name)
     assert module.Z == 26
     assert isinstance(module.__spec__.loader, zipimport.zipimporter)
+
+
+def test_extra_listings_only_within_one_tick_of_a_change(coarse_ext4_dir: Path) -> None:
+    """[G6 cost] on a 1-second filesystem a listing taken in the tick of the
+    directory's last change is read again at the next lookup; once the
+    change is more than a tick old, the listing is trusted."""
+    finder = machinery.FileFinder.path_hook(*_machinery._get_supported_file_loaders())(
+        str(coarse_ext4_dir)
+    )
+    (coarse_ext4_dir / "fresh.py").write_text("")  # a change in the current tick
+    with mock.patch.object(finder, "_fill_cache", wraps=finder._fill_cache) as fill:
+        finder.find_spec("zz")
+        finder.find_spec("zz")
+        assert fill.call_count == 2  # within the tick: listed again
+        past = coarse_ext4_dir.stat().st_mtime_ns - 10 * 10**9
+        os.utime(coarse_ext4_dir, ns=(past, past))  # the last change, 10 s ago
+        finder.find_spec("zz")
+        finder.find_spec("zz")
+        assert fill.call_count == 3  # a changed mtime lists once, then trusts

@@ -161,3 +161,46 @@ def test_reader_with_modwrite_installed_sees_plain_writes(
         if not reader.imports(f"plain_{kind}_{i}"):
             misses.append(i)
     assert misses == []
+
+
+def _stock_finder(directory: Path) -> importlib.machinery.FileFinder:
+    """A stock FileFinder that modwrite's in-process invalidation cannot
+    reach (it is in no cache): it stands for another process's finder."""
+    return importlib.machinery.FileFinder(
+        str(directory), (importlib.machinery.SourceFileLoader, [".py"])
+    )
+
+
+@pytest.mark.parametrize("writer", ["modwrite", "plain"])
+def test_a_listing_taken_during_the_write_is_refreshed(coarse_ext4_dir: Path, writer: str) -> None:
+    """[listed during the write] the reader lists the directory right before
+    the landing rename, in the same tick: modwrite's write still reaches it,
+    a plain atomic write (temporary file + os.replace) does not."""
+    import os
+    from unittest import mock
+
+    for attempt in range(5):  # a tick boundary between listing and landing proves nothing
+        name = f"during_{writer}_{attempt}"
+        finder = _stock_finder(coarse_ext4_dir)
+        assert finder.find_spec("zz_not_there") is None
+        real_replace = os.replace
+        mtimes: list[int] = []
+
+        def replace(*args: object, **kwargs: object) -> None:
+            assert finder.find_spec("zz_not_there") is None  # the reader lists now
+            mtimes.append(coarse_ext4_dir.stat().st_mtime_ns)
+            real_replace(*args, **kwargs)  # type: ignore[arg-type]
+            mtimes.append(coarse_ext4_dir.stat().st_mtime_ns)
+
+        with mock.patch.object(os, "replace", side_effect=replace):
+            if writer == "modwrite":
+                modwrite.write_module(name, "", root=coarse_ext4_dir)
+            else:
+                (coarse_ext4_dir / f".{name}.tmp").write_text("")
+                os.replace(coarse_ext4_dir / f".{name}.tmp", coarse_ext4_dir / f"{name}.py")
+        if mtimes[0] != mtimes[1]:
+            continue
+        found = finder.find_spec(name) is not None
+        assert found is (writer == "modwrite")
+        return
+    pytest.fail("every attempt straddled a tick boundary")  # pragma: no cover
