@@ -179,14 +179,19 @@ def test_a_listing_taken_during_the_write_is_refreshed(coarse_ext4_dir: Path, wr
     import os
     from unittest import mock
 
+    real_replace = os.replace
     for attempt in range(5):  # a tick boundary between listing and landing proves nothing
         name = f"during_{writer}_{attempt}"
         finder = _stock_finder(coarse_ext4_dir)
         assert finder.find_spec("zz_not_there") is None
-        real_replace = os.replace
         mtimes: list[int] = []
 
-        def replace(*args: object, **kwargs: object) -> None:
+        def replace(
+            *args: object,
+            finder: importlib.machinery.FileFinder = finder,
+            mtimes: list[int] = mtimes,
+            **kwargs: object,
+        ) -> None:
             assert finder.find_spec("zz_not_there") is None  # the reader lists now
             mtimes.append(coarse_ext4_dir.stat().st_mtime_ns)
             real_replace(*args, **kwargs)  # type: ignore[arg-type]
