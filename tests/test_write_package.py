@@ -266,3 +266,25 @@ def test_clean_puts_back_a_parked_package(root: Path) -> None:
     assert _cli.main(["clean", str(root), "--min-age", "0"]) == 0
     assert (root / "pkg" / "__init__.py").read_text() == "KEEP = 1\n"
     assert not parked.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "error"),
+    [
+        ("visibility", "everyone", modwrite.InvalidArgument),
+        ("visibility_timeout", -1, modwrite.InvalidArgument),
+        ("visibility_timeout", "1", modwrite.ArgumentTypeError),
+    ],
+)
+def test_bad_input_keeps_the_old_package(
+    root: Path, unique_name: str, option: str, value: object, error: type[Exception]
+) -> None:
+    """[G8] rejected before anything is written: the old tree stays whole."""
+    modwrite.write_package(unique_name, {"__init__": "V = 1\n", "a": ""}, root=root)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    with pytest.raises(error):
+        modwrite.write_package(unique_name, {"__init__": "V = 2\n"}, root=root, **{option: value})
+    with pytest.raises(modwrite.ModuleSyntaxError):
+        modwrite.write_package(unique_name, {"__init__": "V = (\n"}, root=root)
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    assert (root / unique_name / "__init__.py").read_text() == "V = 1\n"
