@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 
 import modwrite
-from modwrite import _settle
+from modwrite import _clock, _settle
 
 
 def test_settle_moves_the_mtime_past_the_observed_value(tmp_path: Path) -> None:
@@ -54,12 +54,12 @@ def test_write_module_settles_with_system_visibility_only(tmp_path: Path) -> Non
 def test_tick_inference_from_clock_readings() -> None:
     device = -12345
     for reading in (1_700_000_000_000_000_000, 1_700_000_002_000_000_000):
-        _settle._learn(device, reading)
-    assert _settle._plausible_ticks(device)[-1] == 2_000_000_000
-    _settle._learn(device, 1_700_000_003_000_000_000)
-    assert _settle._plausible_ticks(device)[-1] == 1_000_000_000
-    _settle._learn(device, 1_700_000_003_000_000_123)
-    assert _settle._plausible_ticks(device) == [1_000]
+        _clock.learn(device, reading)
+    assert _clock.plausible_ticks(device)[-1] == 2_000_000_000
+    _clock.learn(device, 1_700_000_003_000_000_000)
+    assert _clock.plausible_ticks(device)[-1] == 1_000_000_000
+    _clock.learn(device, 1_700_000_003_000_000_123)
+    assert _clock.plausible_ticks(device) == [1_000]
 
 
 def test_the_warning_points_at_the_callers_line(tmp_path: Path) -> None:

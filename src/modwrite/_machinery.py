@@ -36,12 +36,12 @@ import sys
 import time
 from importlib.machinery import ModuleSpec
 
-from ._settle import tick_for
+from ._clock import CLOCK_LAG_NS, SETTLED_S, tick_for
 
 TYPE_CHECKING = False  # typing stays unimported at run time (start-up cost)
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, ClassVar
+    from typing import Any
 
 __all__ = [
     "BYTECODE_SUFFIXES",
@@ -102,12 +102,11 @@ def _path_isdir(path: str) -> bool:
 
 # -- bytecode helpers --------------------------------------------------------
 
-#: A timestamp pyc is trusted only when its file was written at least this
-#: many whole seconds after the second of its source's mtime: a pyc written
-#: in the same second could have been compiled from an earlier same-size
-#: version of that second.  Two, so that a compilation that straddles a
-#: second boundary is covered too.
-SETTLED_S = 2
+# SETTLED_S (from modwrite._clock): a timestamp pyc is trusted only when its
+# file was written at least this many whole seconds after the second of its
+# source's mtime: a pyc written in the same second could have been compiled
+# from an earlier same-size version of that second.  One largest tick (2 s),
+# so that a compilation that straddles a second boundary is covered too.
 
 _BYTECODE_SUFFIXES = tuple(BYTECODE_SUFFIXES)
 _PYC_FLAGS = slice(4, 8)
@@ -220,9 +219,6 @@ class FileFinder(importlib.machinery.FileFinder):
 
     __module__ = "modwrite.machinery"
 
-    #: Margin (ns) for the kernel's coarse clock lagging the wall clock.
-    _CLOCK_LAG_NS: ClassVar[int] = 20_000_000
-
     def __init__(self, path: str, *loader_details: tuple[type[Any], list[str]]) -> None:
         # Not super().__init__(): the state is set here, under CPython's
         # attribute names (code in the wild pokes at _path_mtime and
@@ -306,7 +302,7 @@ class FileFinder(importlib.machinery.FileFinder):
         tick = tick_for(device, mtime_ns)
         # Until one tick (plus clock lag) after the change, a listing may
         # miss entries created later in the change's tick.
-        uncertain_until = mtime_ns + tick + self._CLOCK_LAG_NS if tick > 1_000 else 0
+        uncertain_until = mtime_ns + tick + CLOCK_LAG_NS if tick > 1_000 else 0
         self._relist_until_ns = uncertain_until if listed_at < uncertain_until else 0
 
     def _fill_cache(self) -> None:

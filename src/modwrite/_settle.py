@@ -43,39 +43,16 @@ from __future__ import annotations
 import os
 import time
 
-__all__ = ["DEFAULT_VISIBILITY_TIMEOUT_S", "observe", "settle"]
-
-#: Default time budget of :func:`settle`, in seconds: FAT's 2 s tick, plus the
-#: kernel's coarse-clock lag, plus margin.
-DEFAULT_VISIBILITY_TIMEOUT_S = 5.0
-
-#: Timestamp ticks a filesystem may have, in nanoseconds, smallest first:
-#: 1 µs … 100 ms as on network and FUSE filesystems, 1 s (ext4 with 128-byte
-#: inodes, HFS+, many NFS servers), 2 s (FAT).
-_TICKS_NS = (
-    1_000,
-    10_000,
-    100_000,
-    1_000_000,
-    2_000_000,
-    4_000_000,
-    10_000_000,
-    20_000_000,
-    100_000_000,
-    1_000_000_000,
-    2_000_000_000,
+from ._clock import (
+    DEFAULT_VISIBILITY_TIMEOUT_S,
+    FUTURE_S,
+    LARGEST_TICK_NS,
+    MIN_POLL_S,
+    learn,
+    plausible_ticks,
 )
-# Per filesystem (st_dev): the gcd of every clock reading seen there, from
-# which the tick is inferred.  No lock (threading is not imported at start-up):
-# two threads racing here can at worst drop one reading, which leaves the
-# inferred tick larger, i.e. more conservative.
-_gcd_by_device: dict[int, int] = {}
-# A threshold further ahead of the filesystem clock than this (seconds, more
-# than any tick) is in the future: it is set past, not waited for.
-_FUTURE_S = 2.5
-# Poll step once the inferred boundaries have passed (kernel clock lag is one
-# jiffy: 1-10 ms).
-_MIN_POLL_S = 0.001
+
+__all__ = ["DEFAULT_VISIBILITY_TIMEOUT_S", "observe", "settle"]
 
 
 def observe(directory: str) -> float:
@@ -159,13 +136,13 @@ def _touch_moved(directory: str, threshold: float, observed: float) -> bool:
     except PermissionError:
         return False
     st = os.stat(directory)
-    if st.st_mtime < observed or threshold > st.st_mtime + _FUTURE_S:
+    if st.st_mtime < observed or threshold > st.st_mtime + FUTURE_S:
         # The threshold lies in the future (a skewed clock set this
         # directory's mtime, or the one it replaced, ahead): waiting would not
         # get past it, and utime(now) may even have moved the mtime back to
         # a value a reader cached.  Set it past the threshold explicitly
-        # (2 s on: FAT's tick); directory mtimes stay monotonic.
-        os.utime(directory, ns=(st.st_atime_ns, int(threshold * 1e9) + 2_000_000_000))
+        # (one largest tick on); directory mtimes stay monotonic.
+        os.utime(directory, ns=(st.st_atime_ns, int(threshold * 1e9) + LARGEST_TICK_NS))
         st = os.stat(directory)
     return st.st_mtime > threshold
 
@@ -203,27 +180,8 @@ def _read_clock(directory: str, probes: dict[str, str], devices: dict[str, int])
         os.utime(probe)
     st = os.stat(probe)
     devices[directory] = st.st_dev
-    _learn(st.st_dev, st.st_mtime_ns)
+    learn(st.st_dev, st.st_mtime_ns)
     return st.st_mtime_ns
-
-
-def _learn(device: int, reading_ns: int) -> None:
-    from math import gcd  # not imported at start-up (a shared library)
-
-    _gcd_by_device[device] = gcd(_gcd_by_device.get(device, 0), reading_ns)
-
-
-def tick_for(device: int, reading_ns: int) -> int:
-    """Learn the timestamp *reading_ns* (ns) seen on *device*; return the
-    largest tick (ns) that divides every reading seen there, or 1."""
-    _learn(device, reading_ns)
-    return _plausible_ticks(device)[-1] if _gcd_by_device.get(device) else 1
-
-
-def _plausible_ticks(device: int) -> list[int]:
-    """The candidate ticks (ns) that divide every clock reading on *device*."""
-    g = _gcd_by_device.get(device, 0)
-    return [t for t in _TICKS_NS if g and g % t == 0] or [_TICKS_NS[0]]
 
 
 def _sleep_hint(pending: dict[str, float], devices: dict[str, int]) -> float:
@@ -240,10 +198,10 @@ def _sleep_hint(pending: dict[str, float], devices: dict[str, int]) -> float:
         if device is None:
             continue
         landed_ns = int(landed * 1e9)
-        for tick in _plausible_ticks(device):
+        for tick in plausible_ticks(device):
             boundary = (landed_ns // tick + 1) * tick
             if boundary > now_ns:
                 best = min(best, (boundary - now_ns) / 1e9)
-    if best == float("inf") or best < _MIN_POLL_S:
-        return _MIN_POLL_S
+    if best == float("inf") or best < MIN_POLL_S:
+        return MIN_POLL_S
     return best

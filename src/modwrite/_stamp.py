@@ -37,13 +37,9 @@ from __future__ import annotations
 import os
 from typing import IO, NamedTuple
 
+from ._clock import MAX_MTIME_LEAD_S, NS_PER_S
+
 __all__ = ["MAX_MTIME_LEAD_S", "Stamp", "make_stamp_unique", "stamp_of"]
-
-#: The furthest, in seconds, modwrite moves a file's mtime ahead of the
-#: filesystem clock.  Two, so that the rule works with FAT's 2-second ticks.
-MAX_MTIME_LEAD_S = 2
-
-_NS = 1_000_000_000
 
 
 class Stamp(NamedTuple):
@@ -103,4 +99,4 @@ def _header(stamp: Stamp) -> tuple[int, int]:
 
 def _set_mtime(fd: int, path: str, st: os.stat_result, second: int) -> None:
     target: int | str = fd if os.utime in os.supports_fd else path
-    os.utime(target, ns=(st.st_atime_ns, second * _NS))
+    os.utime(target, ns=(st.st_atime_ns, second * NS_PER_S))

@@ -36,6 +36,7 @@ from typing import IO, Literal, Union
 
 from . import _machinery, _settle
 from ._atomic import TEMP_MARKER, chmod, fsync_directory, parked_name, temporary_name, write_atomic
+from ._clock import DROPPED_MEMORY_S
 from ._exchange import exchange
 from ._invalidate import invalidate_caches, invalidate_directory_tree, invalidate_file
 from ._lock import LockedDirectory, directory_lock
@@ -651,7 +652,6 @@ def _tree_dir_mtimes(top: str) -> dict[str, float]:
 # older version's pyc (kept under sys.pycache_prefix) still carries.  This
 # covers this process's writes only.
 _dropped_stamps: dict[str, tuple[Stamp, float]] = {}
-_DROPPED_MEMORY_S = 4.0
 _SOURCE_SUFFIXES = tuple(importlib.machinery.SOURCE_SUFFIXES)
 
 
@@ -661,7 +661,7 @@ def _remember_dropped(
     flat: dict[PurePosixPath, bytes | None],
 ) -> None:
     now = time.monotonic()
-    for path in [p for p, (_, seen) in _dropped_stamps.items() if now - seen > _DROPPED_MEMORY_S]:
+    for path in [p for p, (_, seen) in _dropped_stamps.items() if now - seen > DROPPED_MEMORY_S]:
         del _dropped_stamps[path]
     for relative, (stamp_, _mode) in old.items():
         if relative not in flat and relative.suffix in _SOURCE_SUFFIXES:
@@ -670,7 +670,7 @@ def _remember_dropped(
 
 def _recently_dropped(path: str) -> Stamp | None:
     entry = _dropped_stamps.get(path)
-    if entry is None or time.monotonic() - entry[1] > _DROPPED_MEMORY_S:
+    if entry is None or time.monotonic() - entry[1] > DROPPED_MEMORY_S:
         return None
     return entry[0]
 
