@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import modwrite._invalidate
+import modwrite._reload
 import modwrite._write  # noqa: F401 - see import_state
 
 pytest_plugins = ["tests.fskit.fixtures"]

@@ -21,7 +21,7 @@ _CHILD = """
 import os, signal, sys
 from unittest import mock
 import modwrite
-from modwrite import _lock, _write
+from modwrite import _lock, _package
 
 root, point = sys.argv[1], sys.argv[2]
 die = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
@@ -43,10 +43,10 @@ if point == "module-before-rename":
 elif point == "module-after-rename":
     mock.patch.object(_lock.os, "replace", side_effect=replace_then_die).start()
 elif point == "package-before-swap":
-    mock.patch.object(_write, "_swap_in", side_effect=die).start()
+    mock.patch.object(_package, "_swap_in", side_effect=die).start()
 elif point == "package-between-fallback-renames":
-    mock.patch.object(_write, "exchange", return_value=False).start()
-    mock.patch.object(_write.os, "rename", side_effect=second_rename_dies).start()
+    mock.patch.object(_package, "exchange", return_value=False).start()
+    mock.patch.object(_package.os, "rename", side_effect=second_rename_dies).start()
 if point.startswith("module"):
     modwrite.write_module("m", "V = 'new'\\n", root=root)
 else:

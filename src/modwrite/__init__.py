@@ -68,20 +68,17 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._invalidate import invalidate_caches
-    from ._write import (
-        FileTree,
-        Visibility,
-        batch,
-        write_and_import,
-        write_module,
-        write_package,
-    )
+    from ._plan import Visibility
+    from ._reload import write_and_import
+    from ._settle import batch
+    from ._tree import FileTree
+    from ._write import write_module, write_package
 
 _LAZY = {
-    "FileTree": "_write",
-    "Visibility": "_write",
-    "batch": "_write",
-    "write_and_import": "_write",
+    "FileTree": "_tree",
+    "Visibility": "_plan",
+    "batch": "_settle",
+    "write_and_import": "_reload",
     "write_module": "_write",
     "write_package": "_write",
     "invalidate_caches": "_invalidate",

@@ -40,8 +40,12 @@ other processes may need :func:`importlib.invalidate_caches`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from ._clock import (
     DEFAULT_VISIBILITY_TIMEOUT_S,
@@ -51,8 +55,16 @@ from ._clock import (
     learn,
     plausible_ticks,
 )
+from ._plan import check_timeout
 
-__all__ = ["DEFAULT_VISIBILITY_TIMEOUT_S", "observe", "settle"]
+__all__ = [
+    "DEFAULT_VISIBILITY_TIMEOUT_S",
+    "Floors",
+    "batch",
+    "make_visible",
+    "observe",
+    "settle",
+]
 
 
 def observe(directory: str) -> float:
@@ -205,3 +217,85 @@ def _sleep_hint(pending: dict[str, float], devices: dict[str, int]) -> float:
     if best == float("inf") or best < MIN_POLL_S:
         return MIN_POLL_S
     return best
+
+
+# -- batch() ------------------------------------------------------------------
+
+
+#: Directory path -> the mtime (float seconds) its final mtime must exceed
+#: beyond the one observed after the landing (the old directory's, when a
+#: package was swapped in), or ``-inf``.
+Floors = dict[str, float]
+
+
+@dataclass
+class _Batch:
+    timeout: float
+    directories: Floors = field(default_factory=dict)
+    closed: bool = False
+
+
+_current_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
+    "modwrite_batch", default=None
+)
+
+
+@contextlib.contextmanager
+def batch(*, visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT_S) -> Iterator[None]:
+    """Defer the cross-process visibility wait of the writes in the block.
+
+    Every :func:`write_module`/:func:`write_package` call with
+    ``visibility="system"`` in the block (in this thread or task: the batch
+    lives in a :class:`contextvars.ContextVar`) lands at once and is visible
+    in this process at once; the wait for the directories' mtimes to move past
+    the landings is paid once, for all directories together, when the block
+    exits, also when it exits by an exception.  Nested batches join the
+    outermost one.  A write made after the block exited by a task that
+    inherited the batch's context waits for itself, as outside a batch.
+
+    :param visibility_timeout: the budget of that final wait, in seconds
+        (see :class:`~modwrite.VisibilityWarning`).
+    :raises InvalidArgument: *visibility_timeout* is negative or not finite.
+    """
+    check_timeout(visibility_timeout)
+    outer = _current_batch.get()
+    if outer is not None and not outer.closed:
+        yield
+        return
+    current = _Batch(visibility_timeout)
+    token = _current_batch.set(current)
+    try:
+        yield
+    finally:
+        current.closed = True
+        _current_batch.reset(token)
+        # batch() -> contextlib's __exit__ -> the caller's with statement
+        _settle_directories(current.directories, current.timeout, stacklevel=3)
+
+
+def _merge(into: Floors, more: Floors) -> None:
+    for directory, floor in more.items():
+        into[directory] = max(floor, into.get(directory, float("-inf")))
+
+
+def _settle_directories(directories: Floors, timeout: float, stacklevel: int) -> None:
+    observed = {}
+    for directory in sorted(directories):
+        try:
+            observed[directory] = observe(directory)
+        except FileNotFoundError:  # removed since: nothing left to see
+            continue
+    if observed:
+        settle(observed, timeout=timeout, floors=directories, stacklevel=stacklevel + 1)
+
+
+def make_visible(directories: Floors, visibility: str, timeout: float) -> None:
+    """Called by the public write functions (the warning points at their
+    caller)."""
+    if visibility == "process" or not directories:
+        return
+    current = _current_batch.get()
+    if current is not None and not current.closed:
+        _merge(current.directories, directories)
+    else:
+        _settle_directories(directories, timeout, stacklevel=3)

@@ -34,12 +34,27 @@ written with its natural stamp, which already differs in its second.
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
+import time
+from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import IO, NamedTuple
 
-from ._clock import MAX_MTIME_LEAD_S, NS_PER_S
+from ._clock import DROPPED_MEMORY_S, MAX_MTIME_LEAD_S, NS_PER_S
 
-__all__ = ["MAX_MTIME_LEAD_S", "Stamp", "make_stamp_unique", "stamp_of"]
+__all__ = [
+    "MAX_MTIME_LEAD_S",
+    "SOURCE_SUFFIXES",
+    "Stamp",
+    "make_stamp_unique",
+    "recently_dropped",
+    "remember_dropped",
+    "stamp_of",
+]
+
+#: The stamp rule applies to sources; data files stay byte-exact.
+SOURCE_SUFFIXES = tuple(importlib.machinery.SOURCE_SUFFIXES)
 
 
 class Stamp(NamedTuple):
@@ -100,3 +115,30 @@ def _header(stamp: Stamp) -> tuple[int, int]:
 def _set_mtime(fd: int, path: str, st: os.stat_result, second: int) -> None:
     target: int | str = fd if os.utime in os.supports_fd else path
     os.utime(target, ns=(st.st_atime_ns, second * NS_PER_S))
+
+
+# Stamps of source files that write_package() dropped from a package, kept a
+# few seconds: a file re-added in the same second must not take a stamp an
+# older version's pyc (kept under sys.pycache_prefix) still carries.  This
+# covers this process's writes only.
+_dropped_stamps: dict[str, tuple[Stamp, float]] = {}
+
+
+def remember_dropped(
+    target: str,
+    old: Mapping[PurePosixPath, tuple[Stamp, int]],
+    flat: Mapping[PurePosixPath, bytes | None],
+) -> None:
+    now = time.monotonic()
+    for path in [p for p, (_, seen) in _dropped_stamps.items() if now - seen > DROPPED_MEMORY_S]:
+        del _dropped_stamps[path]
+    for relative, (stamp_, _mode) in old.items():
+        if relative not in flat and relative.suffix in SOURCE_SUFFIXES:
+            _dropped_stamps[os.path.join(target, *relative.parts)] = (stamp_, now)
+
+
+def recently_dropped(path: str) -> Stamp | None:
+    entry = _dropped_stamps.get(path)
+    if entry is None or time.monotonic() - entry[1] > DROPPED_MEMORY_S:
+        return None
+    return entry[0]
