@@ -1,0 +1,144 @@
+"""Signals held back while the disk and the writer's bookkeeping disagree.
+
+CPython runs a Python-level signal handler (``KeyboardInterrupt`` for
+SIGINT, often ``SystemExit`` for SIGTERM) in the main thread at the next
+bytecode boundary, which may fall between a system call that changed the
+disk (a file created, a rename done) and the statement that records it.  No
+``try``/``finally`` can close that gap: the exception arrives before the
+``try`` knows what to undo.  A write therefore runs its steps on the disk
+inside :class:`deferred_signals`: the handlers of the terminating signals
+that have one in Python (SIGINT, SIGTERM, SIGHUP) are replaced by a recorder
+for the duration, and a signal that arrived meanwhile is delivered, to the
+original handler, when the block ends: after the write committed (or was
+rolled back), never in the middle.  Waits that may last (the directory lock
+held by another writer) run under :meth:`deferred_signals.interruptible`, so
+Ctrl-C still ends them at once.
+
+Only the main thread runs Python signal handlers, so only there is anything
+swapped; in other threads the block costs one comparison.  The handlers are
+read and set through :mod:`_signal`, the C module :mod:`signal` wraps: its
+public wrappers convert every handler to and from an enum, about 5 µs a call
+against 0.4 µs, and a write sets two of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # _signal has no stubs; it has signal's signatures
+    import signal as _sig
+else:
+    try:
+        import _signal as _sig
+    except ImportError:  # pragma: no cover - an implementation without _signal
+        import signal as _sig
+
+__all__ = ["deferred_signals"]
+
+#: The signals whose Python handlers are held back: those that end a program.
+_SIGNALS = tuple(
+    getattr(_sig, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(_sig, name)
+)
+
+Handler = Callable[[int, "FrameType | None"], Any]
+
+
+class deferred_signals:
+    """Hold back the terminating signals' Python handlers for the ``with``
+    block (main thread only; re-entrant).
+
+    A signal received in the block is delivered to its original handler when
+    the outermost block exits (which raises there, for ``KeyboardInterrupt``),
+    or at :meth:`checkpoint`, or at once inside :meth:`interruptible`.
+    """
+
+    _depth = 0
+    _saved: dict[int, Handler] = {}  # noqa: RUF012 - class-level state of the main thread
+    _pending: list[int] = []  # noqa: RUF012
+    _interruptible = 0
+
+    __slots__ = ("_active",)
+
+    def __init__(self) -> None:
+        self._active = False
+
+    def __enter__(self) -> deferred_signals:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        cls = deferred_signals
+        self._active = True
+        cls._depth += 1
+        if cls._depth == 1:
+            for signum in _SIGNALS:
+                handler = _sig.getsignal(signum)
+                if callable(handler):
+                    cls._saved[signum] = handler
+                    _sig.signal(signum, _record)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._active:
+            return
+        self._active = False
+        cls = deferred_signals
+        cls._depth -= 1
+        if cls._depth:
+            return
+        saved, cls._saved = cls._saved, {}
+        for signum, handler in saved.items():
+            _sig.signal(signum, handler)
+        _deliver(saved)
+
+    def checkpoint(self) -> None:
+        """Deliver a signal received so far (the caller is at a point where an
+        exception leaves nothing half done)."""
+        if self._active and deferred_signals._pending:
+            _deliver(deferred_signals._saved)
+
+    def interruptible(self) -> _Interruptible:
+        """A block in which signals are delivered at once (a blocking wait)."""
+        return _Interruptible(self._active)
+
+
+class _Interruptible:
+    __slots__ = ("_active",)
+
+    def __init__(self, active: bool) -> None:
+        self._active = active
+
+    def __enter__(self) -> None:
+        if self._active:
+            if deferred_signals._pending:  # before counting: __exit__ would not run
+                _deliver(deferred_signals._saved)
+            deferred_signals._interruptible += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._active:
+            deferred_signals._interruptible -= 1
+
+
+def _record(signum: int, frame: FrameType | None) -> None:
+    if deferred_signals._interruptible:
+        handler = deferred_signals._saved.get(signum)
+        if handler is not None:
+            handler(signum, frame)
+        return
+    deferred_signals._pending.append(signum)
+
+
+def _deliver(handlers: dict[int, Handler]) -> None:
+    """Run the original handler of each signal received, once per signal
+    (repeats coalesce, as CPython's own flags do), oldest first."""
+    received = dict.fromkeys(deferred_signals._pending)
+    deferred_signals._pending.clear()
+    for signum in received:
+        handler = handlers.get(signum)
+        if handler is not None:
+            handler(signum, None)

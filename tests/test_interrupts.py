@@ -1,0 +1,122 @@
+"""deferred_signals: terminating signals held back while a write changes the
+disk, delivered once it is whole (or rolled back)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from modwrite._interrupts import deferred_signals
+
+
+@pytest.fixture
+def sigterm_exits() -> Iterator[None]:
+    """SIGTERM handled in Python, as servers do (``SystemExit``)."""
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_signal_in_the_block_is_delivered_when_it_ends() -> None:
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_signals():
+            signal.raise_signal(signal.SIGINT)
+            steps.append("after the signal")
+    assert steps == ["after the signal"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_nested_blocks_deliver_at_the_outermost_end() -> None:
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_signals():
+            with deferred_signals():
+                signal.raise_signal(signal.SIGINT)
+            steps.append("inner block ended")
+    assert steps == ["inner block ended"]
+
+
+def test_a_checkpoint_delivers_what_arrived() -> None:
+    with deferred_signals() as signals:
+        signals.checkpoint()  # nothing pending: nothing happens
+        signal.raise_signal(signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            signals.checkpoint()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_interruptible_wait_gets_the_signal_at_once() -> None:
+    with deferred_signals() as signals:
+        with pytest.raises(KeyboardInterrupt):
+            with signals.interruptible():
+                signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)  # held back again after the wait
+        with pytest.raises(KeyboardInterrupt):
+            with signals.interruptible():  # a pending one is delivered on entry
+                pytest.fail("not reached")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_repeated_signals_are_delivered_once() -> None:
+    calls = []
+
+    def handler(signum: int, frame: object) -> None:
+        calls.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        with deferred_signals():
+            for _ in range(3):
+                signal.raise_signal(signal.SIGINT)
+            assert calls == []
+        assert calls == [signal.SIGINT]
+        assert signal.getsignal(signal.SIGINT) is handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_sigterm_with_a_python_handler_is_held_back_too(sigterm_exits: None) -> None:
+    with pytest.raises(SystemExit):
+        with deferred_signals():
+            signal.raise_signal(signal.SIGTERM)
+            held = True
+    assert held
+
+
+def test_handlers_are_restored_when_the_block_raises() -> None:
+    with pytest.raises(ValueError):
+        with deferred_signals():
+            raise ValueError
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_default_dispositions_are_left_alone() -> None:
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+    with deferred_signals():
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+
+
+def test_in_another_thread_nothing_is_swapped() -> None:
+    seen = []
+
+    def run() -> None:
+        with deferred_signals() as signals:
+            seen.append(signal.getsignal(signal.SIGINT))
+            signals.checkpoint()
+            with signals.interruptible():
+                pass
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert seen == [signal.default_int_handler]
