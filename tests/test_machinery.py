@@ -214,7 +214,9 @@ def test_path_finder_invalidate_caches_takes_a_path(installed: None, root: Path)
     sys.path_importer_cache[str(root)] = finder
     finder._path_mtime = 123.0
     machinery.PathFinder.invalidate_caches(root / "x.py")
-    assert finder._path_mtime == -1.0
+    fresh = sys.path_importer_cache[str(root)]
+    assert isinstance(fresh, machinery.FileFinder)
+    assert fresh._path_mtime == -1.0  # a fresh copy, its listing forgotten
 
 
 def test_concurrent_imports_from_threads(installed: None, root: Path, unique_name: str) -> None:
@@ -283,3 +285,76 @@ def test_extra_listings_only_within_one_tick_of_a_change(coarse_ext4_dir: Path) 
         finder.find_spec("zz")
         finder.find_spec("zz")
         assert fill.call_count == 3  # a changed mtime lists once, then trusts
+
+
+# -- two owners, and programs that extend the import system (issue 6.11-6.13) ----------
+
+
+def test_nested_installations_each_restore_what_they_found() -> None:
+    """[issue 6.11] the inner ``with modwrite.install():`` uninstalled the
+    outer installation when it exited."""
+    meta_path, path_hooks = list(sys.meta_path), list(sys.path_hooks)
+    with modwrite.install() as outer:
+        with modwrite.install() as inner:
+            assert modwrite.installed() and inner.active
+        assert modwrite.installed()  # the outer owner still holds it
+        assert outer.active and not inner.active
+    assert not modwrite.installed()
+    assert (sys.meta_path, sys.path_hooks) == (meta_path, path_hooks)
+
+
+def test_interleaved_owners_keep_it_installed_until_the_last_leaves() -> None:
+    """A plugin and its user install independently, and release in any
+    order; releasing twice is harmless."""
+    path_hooks = list(sys.path_hooks)
+    plugin = modwrite.install()
+    user = modwrite.install()
+    plugin.uninstall()
+    plugin.uninstall()
+    assert modwrite.installed()
+    user.uninstall()
+    assert not modwrite.installed()
+    assert sys.path_hooks == path_hooks
+
+
+def test_uninstall_is_the_last_word_and_old_handles_do_nothing_after_it() -> None:
+    handle = modwrite.install()
+    modwrite.install()
+    modwrite.uninstall()  # every owner's hold ends
+    assert not modwrite.installed() and not handle.active
+    again = modwrite.install()
+    handle.uninstall()  # a hold from before the uninstall: no effect now
+    assert modwrite.installed()
+    again.uninstall()
+    assert not modwrite.installed()
+
+
+def test_suffixes_added_at_run_time_are_seen_as_by_the_stock_hook(
+    installed: None, root: Path, unique_name: str
+) -> None:
+    """[issue 6.12] CPython's path hook keeps the live SOURCE_SUFFIXES list;
+    a copy cut Hy (which adds ``.hy``) off: its suite collected nothing."""
+    (root / f"{unique_name}.dsl").write_text("V = 'from .dsl'\n")
+    importlib.machinery.SOURCE_SUFFIXES.insert(0, ".dsl")
+    try:
+        sys.path_importer_cache.clear()
+        module = importlib.import_module(unique_name)
+        assert module.V == "from .dsl"
+        assert isinstance(module.__spec__.loader, machinery.SourceFileLoader)
+    finally:
+        importlib.machinery.SOURCE_SUFFIXES.remove(".dsl")
+
+
+def test_a_program_with_its_own_math_module_still_imports(
+    installed: None, coarse_ext4_dir: Path, unique_name: str
+) -> None:
+    """[issue 6.13] every re-listing ran ``from math import gcd``: with a
+    ``math`` of the program's own in sys.modules, imports that needed one
+    failed (pytest's test_importlib_same_name_as_stl[...-math])."""
+    sys.path.insert(0, str(coarse_ext4_dir))
+    (coarse_ext4_dir / f"{unique_name}_a.py").write_text("A = 1\n")
+    own_math = type(sys)("math")  # no gcd
+    with mock.patch.dict(sys.modules, {"math": own_math}):
+        assert importlib.import_module(f"{unique_name}_a").A == 1
+        (coarse_ext4_dir / f"{unique_name}_b.py").write_text("B = 2\n")
+        assert importlib.import_module(f"{unique_name}_b").B == 2  # a re-listing

@@ -27,8 +27,11 @@ in use, :data:`LARGEST_TICK_S` (FAT's 2 s):
   tick plus the kernel's clock lag (:data:`CLOCK_LAG_NS`); the default budget
   is the largest tick plus a 3-second margin for loaded machines.
 
-Kept free of module-level imports: the machinery, loaded at interpreter
-start-up, uses it on every re-listing.
+Kept free of imports: the machinery, loaded at interpreter start-up, uses it
+on every re-listing, during an import.  The greatest common divisor is
+computed here: importing :mod:`math` by name there (a shared library, not
+loaded at start-up) failed in programs with a ``math`` module of their own in
+:data:`sys.modules`.
 """
 
 from __future__ import annotations
@@ -104,11 +107,15 @@ MIN_POLL_S = 0.001
 _gcd_by_device: dict[int, int] = {}
 
 
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
+
+
 def learn(device: int, reading_ns: int) -> None:
     """Record the timestamp *reading_ns* (nanoseconds) seen on *device*."""
-    from math import gcd  # not imported at start-up (a shared library)
-
-    _gcd_by_device[device] = gcd(_gcd_by_device.get(device, 0), reading_ns)
+    _gcd_by_device[device] = _gcd(_gcd_by_device.get(device, 0), reading_ns)
 
 
 def plausible_ticks(device: int) -> list[int]:

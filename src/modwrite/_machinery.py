@@ -29,6 +29,7 @@ and :func:`pkgutil.iter_modules` dispatches on
 
 from __future__ import annotations
 
+import _thread
 import importlib.machinery
 import io
 import os
@@ -41,6 +42,7 @@ from ._clock import CLOCK_LAG_NS, SETTLED_S, tick_for
 TYPE_CHECKING = False  # typing stays unimported at run time (start-up cost)
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from importlib.abc import Loader
     from typing import Any
 
 __all__ = [
@@ -189,13 +191,18 @@ class ExtensionFileLoader(importlib.machinery.ExtensionFileLoader):
     __module__ = "modwrite.machinery"
 
 
-def _get_supported_file_loaders() -> list[tuple[type[Any], list[str]]]:
+def _get_supported_file_loaders() -> list[tuple[type[Loader], list[str]]]:
     """The (loader, suffixes) pairs of :class:`FileFinder`, in CPython's
-    order: extensions, then source, then bytecode."""
+    order: extensions, then source, then bytecode.
+
+    As CPython's ``_get_supported_file_loaders``, the source and bytecode
+    lists are :mod:`importlib.machinery`'s own, not copies: a program that
+    adds a suffix at run time (Hy adds ``.hy``) is seen by every finder made
+    after it did."""
     return [
         (ExtensionFileLoader, list(EXTENSION_SUFFIXES)),
-        (SourceFileLoader, list(SOURCE_SUFFIXES)),
-        (SourcelessFileLoader, list(BYTECODE_SUFFIXES)),
+        (SourceFileLoader, SOURCE_SUFFIXES),
+        (SourcelessFileLoader, BYTECODE_SUFFIXES),
     ]
 
 
@@ -219,11 +226,11 @@ class FileFinder(importlib.machinery.FileFinder):
 
     __module__ = "modwrite.machinery"
 
-    def __init__(self, path: str, *loader_details: tuple[type[Any], list[str]]) -> None:
+    def __init__(self, path: str, *loader_details: tuple[type[Loader], list[str]]) -> None:
         # Not super().__init__(): the state is set here, under CPython's
         # attribute names (code in the wild pokes at _path_mtime and
         # _path_cache), plus _relist_until_ns, which is ours.
-        loaders: list[tuple[str, type[Any]]] = []
+        loaders: list[tuple[str, type[Loader]]] = []
         for loader, suffixes in loader_details:
             loaders.extend((suffix, loader) for suffix in suffixes)
         self._loaders = loaders
@@ -371,7 +378,7 @@ class FileFinder(importlib.machinery.FileFinder):
 
     @classmethod
     def path_hook(
-        cls, *loader_details: tuple[type[Any], list[str]]
+        cls, *loader_details: tuple[type[Loader], list[str]]
     ) -> Callable[[str], FileFinder]:
         """A :data:`sys.path_hooks` entry making a :class:`FileFinder` for a
         directory; raises :class:`ImportError` for anything else."""
@@ -422,19 +429,67 @@ def _is_stock_file_finder_hook(hook: object) -> bool:
 
 
 _HOOK = FileFinder.path_hook(*_get_supported_file_loaders())
-_saved_hooks: list[tuple[int, object]] = []
-_saved_finders: list[tuple[int, object]] = []
+
+
+class _State:
+    """Who holds the installation.  One per interpreter; :func:`_reset`
+    empties it (tests)."""
+
+    def __init__(self) -> None:
+        self.lock = _thread.allocate_lock()
+        self.holders = 0
+        self.generation = 0
+        self.saved_hooks: list[tuple[int, object]] = []
+        self.saved_finders: list[tuple[int, object]] = []
+
+
+_state = _State()
 
 
 class Installation:
-    """What :func:`install` returns: also a context manager that uninstalls
-    on exit."""
+    """One owner's hold on modwrite's machinery, returned by :func:`install`.
+
+    The machinery stays installed while any owner holds it: a library (the
+    pytest plugin) and the program using it can both install it, and release
+    it in any order.  When the last hold is released, :data:`sys.meta_path`
+    and :data:`sys.path_hooks` get back what the first :func:`install` found.
+    Also a context manager that releases its hold on exit.
+
+    .. versionadded:: 0.2.0
+    """
+
+    __module__ = "modwrite"
+    __slots__ = ("_active", "_generation")
+
+    def __init__(self, generation: int) -> None:
+        self._generation = generation
+        self._active = True
+
+    @property
+    def active(self) -> bool:
+        """Does this owner still hold the machinery?"""
+        return self._active and self._generation == _state.generation
+
+    def uninstall(self) -> None:
+        """Release this hold (again: nothing); the machinery is uninstalled
+        when no other hold remains."""
+        with _state.lock:
+            if not self.active:
+                self._active = False
+                return
+            self._active = False
+            _state.holders -= 1
+            if _state.holders <= 0:
+                _remove()
 
     def __enter__(self) -> Installation:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        uninstall()
+        self.uninstall()
+
+    def __repr__(self) -> str:
+        return f"<modwrite.Installation {'active' if self.active else 'released'}>"
 
 
 def installed() -> bool:
@@ -443,7 +498,7 @@ def installed() -> bool:
 
 
 def install() -> Installation:
-    """Install modwrite's machinery in this interpreter.
+    """Install modwrite's machinery in this interpreter, for one more owner.
 
     Puts :class:`modwrite.machinery.PathFinder` in place of
     :class:`importlib.machinery.PathFinder`
@@ -451,53 +506,77 @@ def install() -> Installation:
     ``FileFinder`` hook on :data:`sys.path_hooks`, and drops the stock
     finders from :data:`sys.path_importer_cache` (they are recreated as
     modwrite's at their next lookup).  Modules already imported keep their
-    loaders.  Idempotent; :func:`uninstall` reverses it, and so does leaving
-    a ``with modwrite.install():`` block.
+    loaders.  Installing again adds a hold and changes nothing else.
+
+    :returns: this owner's :class:`Installation`: release it with its
+        :meth:`~Installation.uninstall` or by leaving a ``with
+        modwrite.install():`` block; the machinery goes when the last
+        owner's hold is released.  :func:`uninstall` ends every hold.
 
     At interpreter start-up (for REPLs): put ``import modwrite;
     modwrite.install()`` in a ``.pth`` file's ``import`` line or in
     ``sitecustomize``/``usercustomize``, or in :envvar:`PYTHONSTARTUP` for
     interactive sessions.
     """
-    if installed():
-        return Installation()
-    _saved_hooks.clear()
-    _saved_finders.clear()
-    for index, hook in enumerate(sys.path_hooks):
-        if _is_stock_file_finder_hook(hook):
-            _saved_hooks.append((index, hook))
-            sys.path_hooks[index] = _HOOK
-    if not _saved_hooks:
-        sys.path_hooks.append(_HOOK)
-    for index, finder in enumerate(sys.meta_path):
-        if finder is importlib.machinery.PathFinder:
-            _saved_finders.append((index, finder))
-            sys.meta_path[index] = PathFinder
-    if not _saved_finders:
-        sys.meta_path.append(PathFinder)
-    _drop_finders(importlib.machinery.FileFinder, keep=FileFinder)
-    return Installation()
+    with _state.lock:
+        if not installed():
+            _add()
+            _state.holders = 0
+        _state.holders += 1
+        return Installation(_state.generation)
 
 
 def uninstall() -> None:
-    """Undo :func:`install`: the stock hook and meta path finder back where
-    they were, modwrite's finders dropped from
-    :data:`sys.path_importer_cache`.  Idempotent."""
-    if not installed():
-        return
-    for index, hook in _saved_hooks:
+    """Uninstall modwrite's machinery, whoever holds it: the stock hook and
+    meta path finder back where they were, modwrite's finders dropped from
+    :data:`sys.path_importer_cache`, every :class:`Installation` released.
+    Idempotent."""
+    with _state.lock:
+        if installed():
+            _remove()
+        _state.holders = 0
+        _state.generation += 1
+
+
+def _add() -> None:
+    _state.generation += 1
+    _state.saved_hooks = []
+    _state.saved_finders = []
+    for index, hook in enumerate(sys.path_hooks):
+        if _is_stock_file_finder_hook(hook):
+            _state.saved_hooks.append((index, hook))
+            sys.path_hooks[index] = _HOOK
+    if not _state.saved_hooks:
+        sys.path_hooks.append(_HOOK)
+    for index, finder in enumerate(sys.meta_path):
+        if finder is importlib.machinery.PathFinder:
+            _state.saved_finders.append((index, finder))
+            sys.meta_path[index] = PathFinder
+    if not _state.saved_finders:
+        sys.meta_path.append(PathFinder)
+    _drop_finders(importlib.machinery.FileFinder, keep=FileFinder)
+
+
+def _remove() -> None:
+    for index, hook in _state.saved_hooks:
         if index < len(sys.path_hooks) and sys.path_hooks[index] is _HOOK:
             sys.path_hooks[index] = hook  # type: ignore[call-overload]
     while _HOOK in sys.path_hooks:
         sys.path_hooks.remove(_HOOK)
-    for index, finder in _saved_finders:
+    for index, finder in _state.saved_finders:
         if index < len(sys.meta_path) and sys.meta_path[index] is PathFinder:
             sys.meta_path[index] = finder  # type: ignore[call-overload]
     while PathFinder in sys.meta_path:
         sys.meta_path.remove(PathFinder)
-    _saved_hooks.clear()
-    _saved_finders.clear()
+    _state.saved_hooks = []
+    _state.saved_finders = []
+    _state.generation += 1
     _drop_finders(FileFinder, keep=None)
+
+
+def _reset() -> None:
+    """Forget every hold and uninstall (for test isolation)."""
+    uninstall()
 
 
 def _drop_finders(kind: type[Any], keep: type[Any] | None) -> None:
