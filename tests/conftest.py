@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,15 +75,23 @@ def bytecode_on() -> Iterator[None]:
     yield
 
 
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs: small enough to fill."""
+    directory = tmp_path / "tiny"
+    directory.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(directory)], check=True)
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", str(directory)], check=True)
+
+
 def leftovers(directory: Path) -> list[str]:
     """modwrite's temporary and parked entries anywhere under *directory*."""
-    from modwrite._tempnames import PARKED_MARKER, TEMP_MARKER
+    from modwrite._tempnames import parse
 
-    return [
-        str(p.relative_to(directory))
-        for p in directory.rglob("*")
-        if TEMP_MARKER in p.name or PARKED_MARKER in p.name
-    ]
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if parse(p.name))
 
 
 def child_env() -> dict[str, str]:

@@ -21,7 +21,7 @@ _CHILD = """
 import os, signal, sys
 from unittest import mock
 import modwrite
-from modwrite import _lock, _package
+from modwrite import _lock, _package, _write
 
 root, point = sys.argv[1], sys.argv[2]
 die = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
@@ -43,7 +43,7 @@ if point == "module-before-rename":
 elif point == "module-after-rename":
     mock.patch.object(_lock.os, "replace", side_effect=replace_then_die).start()
 elif point == "package-before-swap":
-    mock.patch.object(_package, "_swap_in", side_effect=die).start()
+    mock.patch.object(_write, "swap_in", side_effect=die).start()
 elif point == "package-between-fallback-renames":
     mock.patch.object(_package, "exchange", return_value=False).start()
     mock.patch.object(_package.os, "rename", side_effect=second_rename_dies).start()

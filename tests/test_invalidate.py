@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import importlib.metadata
+import importlib.util
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,16 +17,20 @@ import modwrite
 
 
 class SpyFinder(importlib.machinery.FileFinder):
-    """A stock FileFinder that counts its invalidations."""
-
-    invalidations: int
+    """A stock FileFinder that counts its invalidations, its fresh copies'
+    included (modwrite replaces an invalidated FileFinder in the cache by a
+    fresh copy of it)."""
 
     def __init__(self, path: str) -> None:
         super().__init__(path, *_loader_details())
-        self.invalidations = 0
+        self._count = [0]  # shared with copies
+
+    @property
+    def invalidations(self) -> int:
+        return self._count[0]
 
     def invalidate_caches(self) -> None:
-        self.invalidations += 1
+        self._count[0] += 1
         super().invalidate_caches()
 
 
@@ -189,3 +195,50 @@ def test_the_cost_does_not_grow_with_the_cache(tmp_path: Path) -> None:
             modwrite.invalidate_caches(target)
         counts.append((stat.call_count, realpath.call_count))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.coarse
+@pytest.mark.parametrize("machinery", ["stock", "modwrite"])
+@pytest.mark.parametrize("mount", ["frozen_dir", "fat_dir"])
+def test_a_listing_in_flight_in_another_thread_does_not_hide_the_write(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    mount: str,
+    machinery: str,
+    unique_name: str,
+) -> None:
+    """[issue 6.9] G1 whatever other threads import: thread R reads the
+    directory's mtime and lists it; write_module() in this thread lands and
+    invalidates; then R stores the mtime it read before the landing with its
+    listing from before it.  This thread must still find its module (it did
+    not, 5 of 5 times, when invalidating meant resetting the finder R holds).
+    On a mount whose directory mtimes never move the interleaving is exact;
+    on the 2-second one it holds within a tick."""
+    directory: Path = request.getfixturevalue(mount)
+    if machinery == "modwrite":
+        installation = modwrite.install()
+        request.addfinalizer(installation.uninstall)
+    sys.path.insert(0, str(directory))
+    modwrite.write_module(f"{unique_name}_first", "", root=directory, visibility="process")
+    importlib.import_module(f"{unique_name}_first")  # the finder is cached
+    finder = sys.path_importer_cache[str(directory)]
+    listed, resume = threading.Event(), threading.Event()
+    real_fill = type(finder)._fill_cache
+
+    def fill_then_wait(self: importlib.machinery.FileFinder) -> None:
+        real_fill(self)
+        if self is finder and not listed.is_set():  # R: listed; let the writer land
+            listed.set()
+            assert resume.wait(30)
+
+    monkeypatch.setattr(type(finder), "_fill_cache", fill_then_wait)
+    finder.invalidate_caches()
+    reader = threading.Thread(
+        target=lambda: importlib.util.find_spec(f"{unique_name}_absent"), daemon=True
+    )
+    reader.start()
+    assert listed.wait(30)
+    modwrite.write_module(unique_name, "V = 1\n", root=directory, visibility="process")
+    resume.set()
+    reader.join(30)
+    assert importlib.import_module(unique_name).V == 1

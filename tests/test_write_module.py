@@ -179,18 +179,6 @@ def test_read_only_root_is_refused_before_writing(read_only_dir: Path) -> None:
     assert (read_only_dir / "keep.py").read_text() == "KEEP = 1\n"
 
 
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs: small enough to fill."""
-    directory = tmp_path / "tiny"
-    directory.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(directory)], check=True)
-    try:
-        yield directory
-    finally:
-        subprocess.run(["umount", str(directory)], check=True)
-
-
 def test_disk_full_keeps_the_old_file_and_leaves_no_temporary(tiny_fs: Path) -> None:
     modwrite.write_module("m", "OLD = 1\n", root=tiny_fs)
     big = "X = 1\n" + "#" * 200_000 + "\n"

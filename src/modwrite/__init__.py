@@ -27,6 +27,7 @@ from .errors import (
     ModuleWriteError,
     ModwriteError,
     ModwriteWarning,
+    PostCommitWarning,
     VisibilityWarning,
 )
 
@@ -41,6 +42,7 @@ TYPE_CHECKING = False
 
 __all__ = [
     "ArgumentTypeError",
+    "CleanReport",
     "FileTree",
     "Installation",
     "InvalidArgument",
@@ -51,10 +53,12 @@ __all__ = [
     "ModuleWriteError",
     "ModwriteError",
     "ModwriteWarning",
+    "PostCommitWarning",
     "Visibility",
     "VisibilityWarning",
     "__version__",
     "batch",
+    "clean",
     "install",
     "installed",
     "invalidate_caches",
@@ -67,6 +71,7 @@ __all__ = [
 if TYPE_CHECKING:
     from typing import Any
 
+    from ._clean import CleanReport, clean
     from ._invalidate import invalidate_caches
     from ._plan import Visibility
     from ._reload import write_and_import
@@ -75,6 +80,8 @@ if TYPE_CHECKING:
     from ._write import write_module, write_package
 
 _LAZY = {
+    "CleanReport": "_clean",
+    "clean": "_clean",
     "FileTree": "_tree",
     "Visibility": "_plan",
     "batch": "_settle",

@@ -2,7 +2,8 @@
 
 Exit status: 0 done; 1 the probe found a hazard modwrite did not avoid;
 2 usage error; 3 invalid input (name, source, syntax); 4 a conflict on disk;
-5 the write failed (errno in the message).  Errors go to stderr as
+5 the write failed, or ``clean`` could not remove a leftover (errno in the
+message).  Errors go to stderr as
 ``modwrite: error: ...``.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePath, PurePosixPath
 
 from . import __version__
-from ._clean import find_leftovers, remove_leftover
+from ._clean import clean
 from ._probe import as_dict, format_report, probe
 from ._write import write_module, write_package
 from .errors import (
@@ -42,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Write Python modules and packages that are importable at once, "
         "in every process, on every filesystem, with no stale bytecode.",
         epilog="exit status: 0 ok, 1 hazard not avoided (probe), 2 usage, 3 invalid input, "
-        "4 conflict on disk, 5 write failed",
+        "4 conflict on disk, 5 write (or clean) failed",
     )
     parser.add_argument("--version", action="version", version=f"modwrite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -116,8 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser(
         "clean",
         help="remove temporary files left by crashed writes",
-        description="Remove modwrite's temporary entries under ROOT whose "
-        "writer process is gone or that are older than --min-age.",
+        description="Remove the temporary entries interrupted writes left under ROOT and "
+        "put back packages a crash left missing. Entries of a writer that is still running "
+        "are never touched; entries made on another host or in another container count "
+        "as left over once older than --min-age. Exit status 5 when one could not be "
+        "removed.",
     )
     c.add_argument("root", metavar="ROOT")
     c.add_argument(
@@ -125,7 +129,8 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=3600.0,
         metavar="SECONDS",
-        help="also remove entries this old whose pid is alive (default: 3600)",
+        help="age after which entries made on another host or in another PID namespace "
+        "are removed (default: 3600)",
     )
     c.add_argument("--dry-run", action="store_true", help="list, do not remove")
     return parser
@@ -150,6 +155,26 @@ def _read_tree(source_dir: str) -> dict[str | PurePath, bytes]:
     return files
 
 
+def _clean_command(root: str, min_age: float, dry_run: bool) -> int:
+    if not os.path.isdir(root):
+        return _error(f"{root!r} is not a directory", EXIT_USAGE)
+    try:
+        report = clean(root, min_age=min_age, dry_run=dry_run)
+    except OSError as exc:
+        return _error(f"cannot list {root!r}: {exc.strerror}", EXIT_WRITE)
+    would = "would " if dry_run else ""
+    for parked, package in report.restored:
+        print(f"{would}restore {package} from {parked}" if dry_run else f"restored {package}")
+    for path in report.removed:
+        print(f"{would}remove {path}" if dry_run else f"removed {path}")
+    for path, failure in report.failed:
+        print(f"modwrite: cannot remove {path}: {failure.strerror or failure}", file=sys.stderr)
+    done = len(report.removed) + len(report.restored)
+    verb = "found" if dry_run else "cleaned"
+    print(f"{done} leftover(s) {verb}, {len(report.failed)} failed", file=sys.stderr)
+    return EXIT_WRITE if report.failed else EXIT_OK
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "probe":
         if args.trials < 1:
@@ -165,20 +190,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_HAZARD if hazards else EXIT_OK
     if args.command == "clean":
-        if not os.path.isdir(args.root):
-            return _error(f"{args.root!r} is not a directory", EXIT_USAGE)
-        count = 0
-        for leftover in find_leftovers(args.root, min_age=args.min_age):
-            if leftover.restore_to is not None:
-                verb = "would restore " if args.dry_run else "restored "
-                print(f"{verb}{leftover.path} -> {leftover.restore_to}")
-            else:
-                print(("would remove " if args.dry_run else "removed ") + leftover.path)
-            if not args.dry_run:
-                remove_leftover(leftover)
-            count += 1
-        print(f"{count} leftover(s) {'found' if args.dry_run else 'removed'}", file=sys.stderr)
-        return EXIT_OK
+        return _clean_command(args.root, args.min_age, args.dry_run)
     options = dict(
         root=args.root,
         parents=args.parents,

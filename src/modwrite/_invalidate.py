@@ -32,13 +32,14 @@ import os
 import stat
 import sys
 
+from . import _machinery
 from ._names import str_path
 
 TYPE_CHECKING = False  # typing stays unimported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["invalidate_caches", "invalidate_directory_tree", "invalidate_file"]
+__all__ = ["Landing", "invalidate_caches", "invalidate_directory_tree", "invalidate_landing"]
 
 _MISSING: Any = object()
 #: Paths ending so name module files (not directories): not stat-ed to tell.
@@ -147,12 +148,57 @@ _EMPTY: set[str] = set()
 _index = _KeyIndex()
 
 
-def _invalidate_path(target: str, *, is_dir: bool, own: tuple[float, float] | None = None) -> None:
+class Landing:
+    """What one write changed in one directory: the writer's hand-off to the
+    finders.
+
+    :ivar path: the absolute, normalized path of the entry that landed.
+    :ivar is_dir: whether it is a directory (a package, a new parent).
+    :ivar mtime_before: the directory's ``st_mtime`` (float seconds) right
+        before the landing, under the writers' lock, or ``None``.
+    :ivar mtime_after: the same right after it, or ``None``.
+    """
+
+    __slots__ = ("is_dir", "mtime_after", "mtime_before", "path")
+
+    def __init__(
+        self,
+        path: str,
+        is_dir: bool,
+        mtime_before: float | None = None,
+        mtime_after: float | None = None,
+    ) -> None:
+        self.path = path
+        self.is_dir = is_dir
+        self.mtime_before = mtime_before
+        self.mtime_after = mtime_after
+
+
+def _fresh(finder: Any) -> Any:
+    """A copy of *finder* whose listing is forgotten.
+
+    The copy replaces the finder in :data:`sys.path_importer_cache`: a
+    lookup that another thread began before the landing may still store, in
+    the *old* object, the directory mtime it read before the landing with a
+    listing taken before it, which would make that stale listing look
+    current; the cache no longer holds that object (G1 under threads)."""
+    clone = object.__new__(type(finder))
+    clone.__dict__.update(finder.__dict__)
+    clone.invalidate_caches()
+    return clone
+
+
+def _invalidate_path(target: str, *, is_dir: bool, landing: Landing | None = None) -> None:
     """The one place that invalidates for a normalized absolute *target*:
     the finders of *target* (a directory) and of its parent, then the
-    ``None`` entries of *target* and its ancestors.  With *own* (the parent's
-    mtime before and after modwrite's own landing of *target*), modwrite's
-    finders add the entry in O(1) (``FileFinder.note_own_write``) instead."""
+    ``None`` entries of *target* and its ancestors.
+
+    :class:`importlib.machinery.FileFinder` instances (modwrite's too) are
+    replaced by fresh copies (see :func:`_fresh`); with a *landing* that
+    knows the directory's mtimes, modwrite's finders then add the entry in
+    O(1) (:meth:`modwrite.machinery.FileFinder.note_own_write`) instead of
+    reading the directory again.  Other finders are asked to
+    ``invalidate_caches()``."""
     _index.sync()
     cache = sys.path_importer_cache
     parent, leaf = os.path.split(target)
@@ -163,10 +209,16 @@ def _invalidate_path(target: str, *, is_dir: bool, own: tuple[float, float] | No
         finder = cache.get(key, _MISSING)
         if finder is None:
             del cache[key]
-            continue
-        note = getattr(finder, "note_own_write", None) if own is not None else None
-        if note is not None:
-            note(leaf, *own)  # type: ignore[misc]
+        elif isinstance(finder, importlib.machinery.FileFinder) and hasattr(finder, "__dict__"):
+            fresh = cache[key] = _fresh(finder)
+            if (
+                landing is not None
+                and landing.mtime_before is not None
+                and landing.mtime_after is not None
+                and isinstance(fresh, _machinery.FileFinder)
+            ):
+                fresh._path_mtime = getattr(finder, "_path_mtime", -1.0)
+                fresh.note_own_write(leaf, landing.mtime_before, landing.mtime_after)
         elif finder is not _MISSING and hasattr(finder, "invalidate_caches"):
             finder.invalidate_caches()
     if _index.negative:
@@ -214,15 +266,12 @@ def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
         _refresh_directory_caches()
 
 
-def invalidate_file(path: str, own: tuple[float, float] | None = None) -> None:
-    """:func:`invalidate_caches` for an absolute, normalized path known to be a
-    file that was just written (the write path's fast lane: no ``stat``).
-
-    *own* is the directory's mtime before and after modwrite's landing:
-    modwrite's own finders then add the entry in O(1) (see
-    ``FileFinder.note_own_write``); stock finders are invalidated.
-    """
-    _invalidate_path(os.path.normcase(path), is_dir=False, own=own)
+def invalidate_landing(landing: Landing) -> None:
+    """:func:`invalidate_caches` for what a write just landed (the write
+    path's fast lane: no ``stat``; see :class:`Landing`)."""
+    _invalidate_path(os.path.normcase(landing.path), is_dir=landing.is_dir, landing=landing)
+    if landing.is_dir:
+        _refresh_directory_caches()
 
 
 def invalidate_directory_tree(root: str, relative_dirs: set[str]) -> None:

@@ -19,16 +19,23 @@ per entry instead of a walk of the whole path.
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import os
 import threading
 from collections.abc import Iterator
+
+from ._interrupts import deferred_signals
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LockedDirectory", "directory_lock"]
+__all__ = ["HAVE_FLOCK", "LockedDirectory", "directory_lock"]
+
+#: Do writers of different processes exclude each other (``flock``)?
+HAVE_FLOCK = fcntl is not None
 
 _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
@@ -65,20 +72,37 @@ class LockedDirectory:
             return os.stat(self.join(name))
         return os.stat(name, dir_fd=self.fd)
 
-    def exists(self, name: str) -> bool:
-        try:
-            self.stat(name)
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-        return True
-
-    def open_new(self, name: str, mode_bits: int = 0o666) -> int:
-        """Create *name* exclusively (``O_EXCL``); return its descriptor."""
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        flags |= getattr(os, "O_BINARY", 0)
+    def lstat(self, name: str) -> os.stat_result:
         if self.fd is None:  # pragma: no cover - no dir_fd support
-            return os.open(self.join(name), flags, mode_bits)
-        return os.open(name, flags, mode_bits, dir_fd=self.fd)
+            return os.lstat(self.join(name))
+        return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+
+    def lookup(self, name: str) -> os.stat_result | None:
+        """``lstat`` of the entry *name*, ``None`` if there is none.
+
+        :raises OSError: any other failure (EIO, EACCES, ...): absence is
+            never guessed from an error.
+        """
+        try:
+            return self.lstat(name)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def own_stat(self) -> os.stat_result:
+        """``stat`` of the locked directory itself."""
+        if self.fd is None:  # pragma: no cover - no dir_fd support
+            return os.stat(self.path)
+        return os.fstat(self.fd)
+
+    def open_new(self, name: str) -> io.FileIO:
+        """Create *name* exclusively (``O_EXCL``, mode 0o666 under the umask,
+        as :func:`open` does); return it open for writing, unbuffered.
+
+        The opener is a C callable: the file object owns the descriptor as
+        soon as ``open(2)`` returns."""
+        if self.fd is None:  # pragma: no cover - no dir_fd support
+            return io.FileIO(self.join(name), "xb")
+        return io.FileIO(name, "xb", opener=functools.partial(os.open, mode=0o666, dir_fd=self.fd))
 
     def replace(self, src: str, dst: str) -> None:
         if self.fd is None:  # pragma: no cover - no dir_fd support
@@ -99,12 +123,18 @@ class LockedDirectory:
 
 
 @contextlib.contextmanager
-def directory_lock(directory: str) -> Iterator[LockedDirectory]:
+def directory_lock(
+    directory: str, signals: deferred_signals | None = None
+) -> Iterator[LockedDirectory]:
     """Hold the writers' lock of *directory* for the ``with`` block.
 
     Once locked, the path is checked to still name the locked directory: a
     package swapped in meanwhile by ``write_package()`` makes the writer start
     over on the new directory instead of landing in the old, doomed one.
+
+    The wait for the lock is interruptible when *signals* defers them (see
+    :mod:`modwrite._interrupts`).  Releasing never raises: closing the
+    descriptor releases the lock whatever ``flock(LOCK_UN)`` said.
 
     :raises OSError: the directory cannot be opened (missing, not a
         directory, no permission).
@@ -113,32 +143,43 @@ def directory_lock(directory: str) -> Iterator[LockedDirectory]:
         with _thread_lock(directory):
             yield LockedDirectory(directory, None)
         return
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
     while True:
         fd = os.open(directory, flags)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError as exc:  # pragma: no cover - flock refused (some NFS setups)
             try:
+                if signals is None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                else:
+                    with signals.interruptible():
+                        fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:  # pragma: no cover - flock refused (some NFS setups)
                 _warn_no_flock(directory, exc)
                 with _thread_lock(directory):
                     yield LockedDirectory(directory, fd)
-            finally:
-                os.close(fd)
-            return
-        locked, current = os.fstat(fd), os.stat(directory)
-        if (locked.st_dev, locked.st_ino) == (current.st_dev, current.st_ino):
-            break
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+                return
+            locked, current = os.fstat(fd), os.stat(directory)
+            if (locked.st_dev, locked.st_ino) == (current.st_dev, current.st_ino):
+                yield LockedDirectory(directory, fd)
+                return
+        finally:
+            _release(fd)
+
+
+def _release(fd: int) -> None:
+    # Unlock explicitly: a child forked meanwhile shares the open file
+    # description, and closing our descriptor alone would leave the
+    # directory locked for as long as that child lives.
     try:
-        yield LockedDirectory(directory, fd)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            pass
     finally:
-        # Unlock explicitly: a child forked meanwhile shares the open file
-        # description, and closing our descriptor alone would leave the
-        # directory locked for as long as that child lives.
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 _warned_no_flock: set[str] = set()

@@ -1,163 +1,148 @@
-"""Directories that appear whole: a package tree (or a chain of new parent
-packages) is built beside its target under a never-importable name, then
-moved in with one rename, or swapped with the old tree in one step
-(:mod:`modwrite._exchange`); the old tree is then removed.
+"""Trees that appear whole: a package, or a chain of new directories with a
+module or package at its end, is built beside its target under a
+never-importable name (:func:`stage`), then moved in with one rename or
+swapped with the old tree in one step (:func:`swap_in`).  That rename, or
+that exchange, is the write's commit point; everything after it only
+tidies up.
+
+Where the exchange is not available, the old tree is first parked: moved,
+under its own name, into a directory marked :data:`PARKED_MARKER`, which
+``modwrite clean`` empties back into place if the writer dies before the new
+tree is in (and the package is missing).  Trees a commit replaced are
+renamed to :data:`TRASH_MARKER` names before they are removed, so that
+``clean`` can remove them at once if their removal is interrupted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import shutil
 import stat
-from collections.abc import Iterator
-from pathlib import Path, PurePath, PurePosixPath
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import PurePosixPath
 
-from ._atomic import chmod, fsync_directory, parked_name, temporary_name
+from ._atomic import chmod, fsync_directory
 from ._exchange import exchange
-from ._invalidate import invalidate_caches
-from ._lock import directory_lock
-from ._settle import Floors
-from ._stamp import (
-    SOURCE_SUFFIXES,
-    Stamp,
-    make_stamp_unique,
-    recently_dropped,
-    remember_dropped,
-    stamp_of,
-)
+from ._interrupts import deferred_signals
+from ._stamp import SOURCE_SUFFIXES, Stamp, make_stamp_unique, recently_dropped, stamp_of
+from ._tempnames import PARKED_MARKER, TRASH_MARKER, parse, temporary_name
 from ._tree import FlatTree
 from .errors import ModuleWriteError
 
-__all__ = ["create_parents", "land_tree"]
+__all__ = [
+    "OldFile",
+    "newest_parked",
+    "old_files",
+    "remove_trash",
+    "remove_tree",
+    "stage",
+    "swap_in",
+    "to_trash",
+    "trash_stale_parked",
+    "tree_mtimes",
+]
+
+#: A file of the tree being replaced: its stamp and permission bits.
+OldFile = tuple[Stamp, int]
 
 
-def create_parents(missing: list[str], durable: bool) -> Floors:
-    """Create each missing parent package whole (directory with its
-    ``__init__.py``, staged then renamed in); return the directories whose
-    entries changed."""
-    changed: Floors = {}
-    for directory in missing:
-        parent, leaf = os.path.split(directory)
-        staging = os.path.join(parent, temporary_name(leaf))
-        os.mkdir(staging)
-        try:
-            with open(os.path.join(staging, "__init__.py"), "xb") as f:
-                if durable:
-                    os.fsync(f.fileno())
-            try:
-                os.rename(staging, directory)
-            except OSError as exc:
-                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not os.path.isdir(
-                    directory
-                ):
-                    raise
-                shutil.rmtree(staging)  # a concurrent writer created it first
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        if durable:
-            fsync_directory(parent)
-        changed[parent] = float("-inf")
-        invalidate_caches(directory)
-    return changed
+def old_files(top: str) -> dict[PurePosixPath, OldFile]:
+    """Stamp and permission bits of each file of the tree at *top* (which may
+    not exist), by relative path.
 
+    :raises OSError: a directory of the tree cannot be listed.
+    """
+    found: dict[PurePosixPath, OldFile] = {}
 
-def _old_stamps(target: str) -> dict[PurePosixPath, tuple[Stamp, int]]:
-    """Stamp and permission bits of each file of the old tree, by relative path."""
-    stamps: dict[PurePosixPath, tuple[Stamp, int]] = {}
-    if not os.path.isdir(target):
-        return stamps
-    for dirpath, _dirnames, filenames in os.walk(target):
-        rel_dir = PurePosixPath(*Path(os.path.relpath(dirpath, target)).parts)
+    def fail(exc: OSError) -> None:
+        if not isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+            raise exc
+
+    for dirpath, _dirnames, filenames in os.walk(top, onerror=fail):
+        relative = PurePosixPath(os.path.relpath(dirpath, top).replace(os.sep, "/"))
         for filename in filenames:
             try:
                 st = os.stat(os.path.join(dirpath, filename))
-            except OSError:
+            except (FileNotFoundError, NotADirectoryError):
                 continue
-            stamps[rel_dir / filename] = (stamp_of(st), stat.S_IMODE(st.st_mode))
-    return stamps
-
-
-def _tree_dir_mtimes(top: str) -> dict[str, float]:
-    """Relative directory -> st_mtime (float seconds) for every directory of
-    the tree at *top*."""
-    found = {"": os.stat(top).st_mtime}
-    for dirpath, dirnames, _ in os.walk(top):
-        for d in dirnames:
-            path = os.path.join(dirpath, d)
-            try:
-                found[os.path.relpath(path, top)] = os.stat(path).st_mtime
-            except OSError:  # pragma: no cover - removed meanwhile
-                continue
+            found[relative / filename] = (stamp_of(st), stat.S_IMODE(st.st_mode))
     return found
 
 
-@contextlib.contextmanager
-def _lock_if_directory(path: str) -> Iterator[None]:
-    """Hold *path*'s writers' lock if it is a directory: write_module() calls
-    into the old package then wait for the swap and start over on the new
-    one, instead of landing in the doomed old tree."""
-    if not os.path.isdir(path):
-        yield
-        return
+def newest_parked(directory: str, leaf: str) -> str | None:
+    """The tree of *leaf* most recently parked in *directory* (a fallback
+    swap that did not finish), or ``None``."""
+    best: tuple[int, int, str] | None = None
+    for name in os.listdir(directory):
+        entry = parse(name)
+        if entry is None or entry.marker != PARKED_MARKER:
+            continue
+        tree = os.path.join(directory, name, leaf)
+        if os.path.lexists(tree):
+            key = (entry.created_ns or 0, entry.serial, tree)
+            if best is None or key > best:
+                best = key
+    return None if best is None else best[2]
+
+
+def stage(
+    directory: str,
+    leaf: str,
+    tree: FlatTree,
+    *,
+    old: Mapping[PurePosixPath, OldFile],
+    final: str,
+    durable: bool,
+    signals: deferred_signals,
+) -> str:
+    """Build *tree* in a new directory beside *leaf* in *directory*; return
+    its path.
+
+    Sources get the stamp rule against *old* (the files at the same relative
+    paths of the tree being replaced, which also give their permission bits)
+    or against a recently dropped version of the file at *final* (the tree's
+    final path); data files are written byte-exact.  A signal deferred by
+    *signals* is delivered between files.
+
+    :raises OSError: nothing is left behind (the partial tree is removed).
+    """
+    staging = os.path.join(directory, temporary_name(leaf))
     try:
-        with directory_lock(path):
-            yield
-    except FileNotFoundError:  # pragma: no cover - removed meanwhile
-        yield
-
-
-def land_tree(target: str, flat: FlatTree, *, durable: bool) -> tuple[set[str], dict[str, float]]:
-    """Build the tree beside *target* and move it in; return the relative
-    directories of the new tree, and the mtime of each directory of the old
-    tree as it was right after the swap (for the visibility settle: a stock
-    finder may have cached those values for the same paths)."""
-    parent, leaf = os.path.split(target)
-    staging = os.path.join(parent, temporary_name(leaf))
-    new_dirs = {""} | {str(PurePath(*p.parts)) for p, d in flat.items() if d is None}
-    old_mtimes: dict[str, float] = {}
-    with directory_lock(parent), _lock_if_directory(target):
-        old = _old_stamps(target)
         os.mkdir(staging)
-        try:
-            for relative in sorted(p for p, d in flat.items() if d is None):
-                os.mkdir(os.path.join(staging, *relative.parts))
-            for relative, data in flat.items():
-                if data is not None:
-                    final = os.path.join(target, *relative.parts)
-                    previous = old.get(relative)
-                    stamp_ = previous[0] if previous else recently_dropped(final)
-                    _write_new_file(
-                        os.path.join(staging, *relative.parts),
-                        data,
-                        stamp_ if relative.suffix in SOURCE_SUFFIXES else None,
-                        previous[1] if previous else None,
-                        durable,
-                    )
-            if durable:
-                for rel_dir in new_dirs:
-                    fsync_directory(os.path.join(staging, rel_dir))
-            old_tree = _swap_in(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        if old_tree is not None:
-            old_mtimes = _tree_dir_mtimes(old_tree)
-        remember_dropped(target, old, flat)
+        for relative in sorted(p for p, data in tree.items() if data is None):
+            os.mkdir(os.path.join(staging, *relative.parts))
+        for relative, data in tree.items():
+            if data is None:
+                continue
+            previous = old.get(relative)
+            is_source = relative.suffix in SOURCE_SUFFIXES
+            stamp = previous[0] if previous else None
+            if stamp is None and is_source:
+                stamp = recently_dropped(os.path.join(final, *relative.parts))
+            _write_new_file(
+                os.path.join(staging, *relative.parts),
+                data,
+                stamp if is_source else None,
+                previous[1] if previous else None,
+                durable,
+            )
+            signals.checkpoint()
         if durable:
-            fsync_directory(parent)
-    if old_tree is not None:
-        shutil.rmtree(old_tree, ignore_errors=True)
-    return new_dirs, old_mtimes
+            for relative in [PurePosixPath(), *(p for p, d in tree.items() if d is None)]:
+                fsync_directory(os.path.join(staging, *relative.parts))
+    except BaseException:
+        remove_tree(staging)
+        raise
+    return staging
 
 
 def _write_new_file(
     path: str, data: bytes, previous: Stamp | None, mode_bits: int | None, durable: bool
 ) -> None:
-    """Write one file of a package being built.  Sources get the stamp rule;
-    data files stay byte-exact (no padding, no mtime moved)."""
+    """Write one file of a tree being built.  Sources get the stamp rule;
+    data files stay byte-exact (no padding, no moved mtime)."""
     with open(path, "xb") as f:
         if mode_bits is not None:
             chmod(f.fileno(), path, mode_bits)
@@ -168,33 +153,164 @@ def _write_new_file(
             os.fsync(f.fileno())
 
 
-def _swap_in(staging: str, target: str) -> str | None:
-    """Put *staging* at *target*; return where the old tree now is, if any."""
-    if not os.path.isdir(target):
+def swap_in(staging: str, target: str, *, replace: bool) -> str | None:
+    """Put the tree at *staging* at *target*: the write's commit point.
+
+    :param replace: an old tree (or a symlink to one) stands at *target*.
+    :returns: ``None`` when nothing was replaced; else where the replaced
+        entry now is: the staging path (exchanged) or a parked directory
+        holding it under its own name (the fallback).  Pass it to
+        :func:`to_trash` once the commit is recorded.
+    :raises FileExistsError: without *replace*, something appeared at
+        *target* (nothing changed).
+    :raises OSError: nothing changed: *staging* is still there, the old tree
+        at *target*.
+    :raises ModuleWriteError: the fallback moved the old tree away and could
+        put it back neither by moving the new one in nor by moving it back:
+        the package is missing and its old tree parked (``modwrite clean``
+        puts it back).
+    """
+    parent, leaf = os.path.split(target)
+    if not replace:
         try:
             os.rename(staging, target)
-            return None
         except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise FileExistsError(exc.errno, exc.strerror, target) from None
+            raise
+        return None
     if exchange(staging, target):
         return staging
-    # Fallback (no RENAME_EXCHANGE): two renames; the target is briefly absent.
-    # The old tree is parked under a name `modwrite clean` puts back, never
-    # deletes, while the target is missing (a crash between the renames).
-    parent, leaf = os.path.split(target)
-    old_tree = os.path.join(parent, parked_name(leaf))
-    os.rename(target, old_tree)
+    # Fallback (no RENAME_EXCHANGE): two renames, the target briefly absent.
+    container = os.path.join(parent, temporary_name(leaf, PARKED_MARKER))
+    os.mkdir(container)
+    parked = os.path.join(container, leaf)
+    try:
+        os.rename(target, parked)
+    except BaseException:
+        remove_tree(container)
+        raise
     try:
         os.rename(staging, target)
-    except BaseException:
+    except BaseException as exc:
         try:
-            os.rename(old_tree, target)
-        except OSError as exc:
+            os.rename(parked, target)
+        except OSError as back:
             raise ModuleWriteError(
-                exc.errno or errno.EIO,
-                f"the old package could not be put back; it is kept at {old_tree!r}",
+                getattr(exc, "errno", None) or back.errno or errno.EIO,
+                f"the new package could not be moved in ({exc}) nor the old one back "
+                f"({back.strerror}); the old package is parked at {parked!r}, which "
+                "`modwrite clean` puts back",
                 target,
             ) from exc
+        remove_tree(container)
         raise
-    return old_tree
+    return container
+
+
+def to_trash(replaced: str, target: str) -> tuple[str, str]:
+    """After the commit, give what :func:`swap_in` replaced a trash name
+    (``modwrite clean`` removes it at once if its removal is interrupted).
+
+    :returns: the entry to remove (the trash name; the old name if the rename
+        failed) and where the replaced tree is now (inside it, for a parked
+        directory).  Never raises an :class:`OSError`.
+    """
+    parent, leaf = os.path.split(target)
+    entry = parse(os.path.basename(replaced))
+    inner = entry is not None and entry.marker == PARKED_MARKER
+    trash = os.path.join(parent, temporary_name(leaf, TRASH_MARKER))
+    try:
+        os.rename(replaced, trash)
+    except OSError:
+        trash = replaced
+    return trash, os.path.join(trash, leaf) if inner else trash
+
+
+def trash_stale_parked(parent: str, leaf: str) -> list[str]:
+    """After a commit, move the parked trees of *leaf* that earlier,
+    unfinished swaps left in *parent* to trash (under the parent's lock: no
+    live writer is between its renames).  Never raises."""
+    trashed: list[str] = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return trashed
+    for name in names:
+        entry = parse(name)
+        path = os.path.join(parent, name)
+        if (
+            entry is not None
+            and entry.marker == PARKED_MARKER
+            and os.path.lexists(os.path.join(path, leaf))
+        ):
+            trashed.append(to_trash(path, os.path.join(parent, leaf))[0])
+    return trashed
+
+
+def tree_mtimes(top: str) -> dict[str, float]:
+    """Relative directory -> ``st_mtime`` (float seconds) of each directory
+    of the tree at *top*; never raises (a directory that cannot be read is
+    left out)."""
+    found: dict[str, float] = {}
+    for dirpath, _dirnames, _files in os.walk(top):
+        relative = os.path.relpath(dirpath, top)
+        try:
+            found["" if relative == os.curdir else relative] = os.stat(dirpath).st_mtime
+        except OSError:
+            continue
+    return found
+
+
+def remove_tree(path: str) -> OSError | None:
+    """Remove the file, symlink or tree at *path*; return the first error
+    (a missing entry is none)."""
+    errors: list[OSError] = []
+
+    def collect(function: object, failed: str, exc_info: object) -> None:
+        exc = exc_info[1] if isinstance(exc_info, tuple) else exc_info
+        if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+            errors.append(exc)
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if not os.path.lexists(path):
+            return None
+        return OSError(errno.ENOENT, "reported missing, but it is there", path)
+    except OSError as exc:
+        return exc
+    try:
+        if stat.S_ISDIR(st.st_mode):
+            if sys.version_info >= (3, 12):
+                shutil.rmtree(path, onexc=collect)
+            else:
+                shutil.rmtree(path, onerror=collect)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return exc
+    if errors:
+        return errors[0]
+    if os.path.lexists(path):  # a part reported missing that is not
+        return OSError(errno.ENOTEMPTY, "not completely removed", path)
+    return None
+
+
+def remove_trash(paths: Iterable[str]) -> list[str]:
+    """Remove trees a commit made obsolete; return what could not be
+    removed, as sentences for a :class:`~modwrite.PostCommitWarning`
+    (``modwrite clean`` removes those later).  Never raises an
+    :class:`OSError`.  Run it with the signals deferred: :func:`shutil.rmtree`
+    holds descriptors an interrupt would leak."""
+    problems = []
+    for path in paths:
+        problem = remove_tree(path)
+        if problem is not None:
+            problems.append(
+                f"the write landed, but the old tree {path!r} could not be removed "
+                f"({problem.strerror or problem}); `modwrite clean` removes it"
+            )
+    return problems

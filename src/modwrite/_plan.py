@@ -1,10 +1,17 @@
-"""From a name and options to a target on disk: argument checks that need
-no disk, the root, the parent packages to create, and what on disk would
-conflict with the target.
+"""From a name and options to a target on disk: the checks that need no
+disk, the directories to create, and what on disk would conflict.
 
-Nothing here writes.  The conflict checks run under the target directory's
-writers' lock (:mod:`modwrite._lock`), so that what they saw still holds when
-the write lands.
+Nothing here writes.  :func:`plan` finds the target's directory and, when
+it (or the root) is missing, the chain of directories a write must create
+first; the write then builds that chain whole beside its *anchor* (the
+deepest directory that exists) and moves it in with one rename, so that a
+failed write leaves no new parent behind.  The conflict checks run under the
+writers' lock of the directory they look at (:mod:`modwrite._lock`), so that
+what they saw still holds when the write lands.
+
+A lookup that fails for any reason other than "no such entry" raises
+:class:`~modwrite.ModuleWriteError`: an absence is never guessed from an
+error (an EIO is not a conflict, an EACCES is not a missing file).
 """
 
 from __future__ import annotations
@@ -14,24 +21,30 @@ import importlib.machinery
 import os
 import stat
 from dataclasses import dataclass
-from typing import Literal, Union
+from types import TracebackType
+from typing import Literal, Union, cast
 
 from ._lock import LockedDirectory
 from ._names import str_path
-from .errors import ArgumentTypeError, InvalidArgument, ModuleConflictError, ModuleWriteError
+from .errors import (
+    ArgumentTypeError,
+    InvalidArgument,
+    ModuleConflictError,
+    ModuleWriteError,
+    ModwriteError,
+)
 
 __all__ = [
     "PathArg",
+    "Plan",
     "Visibility",
     "WriteOptions",
     "absolute_root",
     "check_module_conflicts",
     "check_package_conflicts",
-    "check_root",
     "check_timeout",
-    "plan_parents",
-    "prepare_root",
-    "write_error",
+    "plan",
+    "step",
 ]
 
 #: A filesystem path: ``str`` or ``str`` path-like.
@@ -41,6 +54,25 @@ Visibility = Literal["system", "process"]
 _VISIBILITIES = ("system", "process")
 
 _INIT_NAMES = ("__init__.py", "__init__.pyc")
+_EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+
+
+# -- options -------------------------------------------------------------------
+
+
+def check_timeout(timeout: object) -> float:
+    """*timeout* as seconds.
+
+    :raises ArgumentTypeError: it is not a number.
+    :raises InvalidArgument: it is negative or not finite.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise ArgumentTypeError(
+            f"visibility_timeout must be a number of seconds, not {type(timeout).__name__}"
+        )
+    if not 0 <= timeout < float("inf"):
+        raise InvalidArgument(f"visibility_timeout must be >= 0 and finite, not {timeout!r}")
+    return float(timeout)
 
 
 @dataclass(frozen=True)
@@ -74,136 +106,179 @@ class WriteOptions:
                 f"visibility must be one of {_VISIBILITIES!r}, not {visibility!r}"
             )
         timeout = check_timeout(visibility_timeout)
-        return cls(visibility, durable, parents, create_root, timeout)  # type: ignore[arg-type]
-
-
-def check_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise ArgumentTypeError(
-            f"visibility_timeout must be a number of seconds, not {type(timeout).__name__}"
-        )
-    if not 0 <= timeout < float("inf"):
-        raise InvalidArgument(f"visibility_timeout must be >= 0 and finite, not {timeout!r}")
-    return float(timeout)
-
-
-_NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
-
-
-def write_error(exc: OSError, path: str) -> ModuleWriteError:
-    if exc.errno in _NOT_WRITABLE:
-        return ModuleWriteError(
-            exc.errno, f"directory is not writable ({exc.strerror})", os.path.dirname(path)
-        )
-    return ModuleWriteError(exc.errno or errno.EIO, exc.strerror or str(exc), path)
+        return cls(cast(Visibility, visibility), durable, parents, create_root, timeout)
 
 
 def absolute_root(root: object) -> str:
-    """The absolute path of *root*, type-checked (nothing touched on disk)."""
+    """The absolute path of *root*, checked (nothing touched on disk).
+
+    :raises ArgumentTypeError: *root* is not a ``str`` path.
+    :raises InvalidArgument: *root* is empty or contains NUL.
+    """
     path = str_path(root, what="root")
     if not path:
         raise InvalidArgument("root must not be empty (use '.' for the working directory)")
+    if "\0" in path:
+        raise InvalidArgument(f"root must not contain NUL characters: {path!r}")
     return os.path.abspath(path)
 
 
-def prepare_root(root_path: str, *, create: bool) -> None:
-    """Create *root_path* if asked and missing.  Called once every argument
-    is known to be valid.  Without *create* nothing is checked here: the
-    first operation in the root fails if it is missing or not a directory,
-    and :func:`check_root` then says which (one ``stat`` saved per write)."""
-    if create and not os.path.isdir(root_path):
-        try:
-            os.makedirs(root_path, exist_ok=True)
-        except OSError as exc:
-            raise write_error(exc, root_path) from None
+# -- errors --------------------------------------------------------------------
 
 
-def check_root(root_path: str) -> None:
-    """Raise the :class:`ModuleWriteError` that says what is wrong with
-    *root_path*, if anything: missing, or not a directory."""
+class step:
+    """Turn an :class:`OSError` raised in the block into the
+    :class:`~modwrite.ModuleWriteError` that says what was being done
+    (modwrite's own errors pass through)."""
+
+    __slots__ = ("doing", "path")
+
+    def __init__(self, doing: str, path: str) -> None:
+        self.doing = doing
+        self.path = path
+
+    def __enter__(self) -> step:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, OSError) and not isinstance(exc, ModwriteError):
+            raise write_error(exc, self.doing, self.path) from None
+
+
+def write_error(exc: OSError, doing: str, path: str) -> ModuleWriteError:
+    """The :class:`~modwrite.ModuleWriteError` for *exc*, raised while
+    *doing* (``"create a file in the directory"``, ...) at *path*."""
+    reason = exc.strerror or str(exc)
+    return ModuleWriteError(exc.errno or errno.EIO, f"cannot {doing} ({reason})", path)
+
+
+def _lookup(path: str, *, follow: bool) -> os.stat_result | None:
+    """``stat`` (or ``lstat``) of *path*; ``None`` if there is no such entry.
+
+    :raises ModuleWriteError: any other failure.
+    """
     try:
-        st = os.stat(root_path)
+        return os.stat(path) if follow else os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
     except OSError as exc:
-        raise ModuleWriteError(
-            exc.errno or errno.ENOENT,
-            "root directory does not exist (create_root=True / --create-root creates it)"
-            if isinstance(exc, FileNotFoundError)
-            else (exc.strerror or str(exc)),
-            root_path,
-        ) from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise ModuleWriteError(errno.ENOTDIR, "root is not a directory", root_path)
-    # Writability is not checked here: the first entry created (a temporary
-    # file or directory, under the lock) fails with EACCES/EROFS before
-    # anything is written, and write_error() names the directory.
+        raise write_error(exc, "look up", path) from None
 
 
-_EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+def _is_dir(st: os.stat_result | None) -> bool:
+    return st is not None and stat.S_ISDIR(st.st_mode)
 
 
-def _is_regular_package(directory: str) -> bool:
-    return any(os.path.isfile(os.path.join(directory, n)) for n in _INIT_NAMES)
+# -- the target and the directories to create ----------------------------------------
 
 
-def _extension_module(directory: LockedDirectory, leaf: str) -> str | None:
-    for suffix in _EXTENSION_SUFFIXES:
-        if directory.exists(leaf + suffix):
-            return directory.join(leaf + suffix)
-    return None
+@dataclass(frozen=True)
+class Plan:
+    """Where a write lands, and what it must create on the way.
+
+    :ivar directory: the absolute directory that holds the new entry.
+    :ivar anchor: the deepest directory on the way to *directory* that
+        exists (*directory* itself when nothing is missing).
+    :ivar missing: the directories to create below *anchor*, outermost
+        first, each with whether it is a package (created with an empty
+        ``__init__.py``) or a plain directory (part of the root).
+    """
+
+    directory: str
+    anchor: str
+    missing: tuple[tuple[str, bool], ...]
 
 
-def plan_parents(
-    root: str, parts: tuple[str, ...], *, create: bool, create_root: bool
-) -> list[str]:
-    """Check the parent packages of ``parts`` under *root*; return the ones to
-    create (outermost first).  Creates nothing: a missing parent without
-    *create* raises before *root* is created."""
-    missing: list[str] = []
-    if parts and create_root and not os.path.isdir(root):
-        if not create:
+def plan(root: str, packages: tuple[str, ...], options: WriteOptions) -> Plan:
+    """Plan a write under *root* into the package path *packages* (the
+    parent packages of the module or package written).
+
+    :raises ModuleWriteError: the root is missing (without ``create_root``)
+        or not a directory, a parent package is missing (without
+        ``parents``) or not a directory, a lookup failed.
+    :raises ModuleConflictError: a new parent package would shadow a module
+        file beside it.
+    """
+    missing: list[tuple[str, bool]] = []
+    anchor = root
+    root_st = _lookup(root, follow=True)
+    if root_st is None:
+        if not options.create_root or os.path.lexists(root):
             raise ModuleWriteError(
                 errno.ENOENT,
-                f"parent package {parts[0]!r} does not exist "
-                "(parents=True / --parents creates it)",
-                os.path.join(root, parts[0]),
+                "root directory does not exist (create_root=True / --create-root creates it)",
+                root,
             )
-        return [os.path.join(root, *parts[: i + 1]) for i in range(len(parts))]
-    directory = root
-    for i, part in enumerate(parts):
-        directory = os.path.join(directory, part)
-        dotted = ".".join(parts[: i + 1])
-        if os.path.isdir(directory):
-            if missing:  # pragma: no cover - a directory appeared meanwhile
+        chain = [root]
+        while True:
+            parent = os.path.dirname(chain[-1])
+            parent_st = _lookup(parent, follow=True)
+            if parent_st is not None:
+                if not _is_dir(parent_st):
+                    raise ModuleWriteError(errno.ENOTDIR, "not a directory", parent)
+                anchor = parent
                 break
-            continue
-        if os.path.lexists(directory):
-            raise ModuleWriteError(
-                errno.ENOTDIR, f"parent package {dotted!r} is not a directory", directory
-            )
-        if i == 0:
-            check_root(root)
-        if not create:
+            chain.append(parent)
+        missing.extend((path, False) for path in reversed(chain))
+    elif not _is_dir(root_st):
+        raise ModuleWriteError(errno.ENOTDIR, "root is not a directory", root)
+    directory = root
+    for i, part in enumerate(packages):
+        directory = os.path.join(directory, part)
+        dotted = ".".join(packages[: i + 1])
+        if not missing:
+            st = _lookup(directory, follow=True)
+            if _is_dir(st):
+                anchor = directory
+                continue
+            if st is not None or os.path.lexists(directory):
+                raise ModuleWriteError(
+                    errno.ENOTDIR, f"parent package {dotted!r} is not a directory", directory
+                )
+        if not options.parents:
             raise ModuleWriteError(
                 errno.ENOENT,
                 f"parent package {dotted!r} does not exist (parents=True / --parents creates it)",
                 directory,
             )
-        module_file = directory + ".py"
-        if os.path.exists(module_file):
+        if not missing and _lookup(directory + ".py", follow=True) is not None:
             raise ModuleConflictError.shadowing(
-                module_file,
+                directory + ".py",
                 f"creating package {dotted!r} would shadow the module file beside it",
             )
-        missing.append(directory)
-    return missing
+        missing.append((directory, True))
+    return Plan(directory, anchor, tuple(missing))
+
+
+# -- conflicts (checked under the lock) --------------------------------------------
+
+
+def _extension_module(directory: LockedDirectory, leaf: str) -> str | None:
+    for suffix in _EXTENSION_SUFFIXES:
+        if directory.lookup(leaf + suffix) is not None:
+            return directory.join(leaf + suffix)
+    return None
 
 
 def check_module_conflicts(directory: LockedDirectory, leaf: str, name: str) -> None:
-    try:
-        is_dir = stat.S_ISDIR(directory.stat(leaf).st_mode)
-    except (FileNotFoundError, NotADirectoryError):
-        is_dir = False
-    if is_dir and _is_regular_package(directory.join(leaf)):
+    """Raise if a regular package or an extension module named *leaf* in the
+    locked *directory* would shadow module *name*'s new source.
+
+    :raises ModuleConflictError: the conflict.
+    :raises OSError: a lookup failed (not for a missing entry).
+    """
+    st = directory.lookup(leaf)
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        try:
+            st = directory.stat(leaf)
+        except (FileNotFoundError, NotADirectoryError):
+            st = None
+    if _is_dir(st) and any(directory.lookup(f"{leaf}/{init}") is not None for init in _INIT_NAMES):
         raise ModuleConflictError.shadowing(
             directory.join(leaf),
             f"package directory {name!r} exists and would shadow module {name!r}",
@@ -215,11 +290,27 @@ def check_module_conflicts(directory: LockedDirectory, leaf: str, name: str) -> 
         )
 
 
-def check_package_conflicts(parent: str, leaf: str, name: str) -> None:
-    target = os.path.join(parent, leaf)
-    if os.path.lexists(target) and not os.path.isdir(target):
+def check_package_conflicts(directory: LockedDirectory, leaf: str, name: str) -> bool:
+    """Check the entry *leaf* of the locked *directory* for package *name*;
+    return whether an old package directory is there to replace.
+
+    :raises ModuleConflictError: *leaf* exists and is not a directory (nor a
+        symlink to one), a directory spelled otherwise stands there on a
+        filesystem that folds case, or a module file ``leaf.py`` or an
+        extension module would be shadowed.
+    :raises OSError: a lookup failed (not for a missing entry).
+    """
+    target = directory.join(leaf)
+    st = directory.lookup(leaf)
+    exists = st is not None
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        try:
+            st = directory.stat(leaf)
+        except (FileNotFoundError, NotADirectoryError):
+            st = None
+    if exists and not _is_dir(st):
         raise ModuleConflictError.shadowing(target, f"{target!r} exists and is not a directory")
-    if os.path.isdir(target) and leaf not in os.listdir(parent):
+    if exists and _folds_case(directory, leaf, st) and leaf not in os.listdir(directory.path):
         # A case-insensitive filesystem (vfat, NTFS, APFS) resolved the name
         # to a directory spelled otherwise: swapping it in would keep that
         # spelling, which the import system (case-sensitive on its listing)
@@ -229,13 +320,25 @@ def check_package_conflicts(parent: str, leaf: str, name: str) -> None:
             f"a package directory whose name differs from {name!r} only in case exists; "
             "remove it first",
         )
-    module_file = target + ".py"
-    if os.path.exists(module_file):
+    if directory.lookup(leaf + ".py") is not None:
         raise ModuleConflictError.shadowing(
-            module_file, f"module file {name!r} exists; the package would shadow it"
+            target + ".py", f"module file {name!r} exists; the package would shadow it"
         )
-    extension = _extension_module(LockedDirectory(parent, None), leaf)
+    extension = _extension_module(directory, leaf)
     if extension is not None:
         raise ModuleConflictError.shadowing(
             extension, f"extension module {name!r} exists and would shadow the package"
         )
+    return exists
+
+
+def _folds_case(directory: LockedDirectory, leaf: str, st: os.stat_result | None) -> bool:
+    """Does the filesystem find *leaf* (whose ``stat`` is *st*) under its
+    case-swapped spelling too?  Only then can the stored spelling differ, and
+    only then is the directory listed (one ``lstat`` otherwise: a directory
+    that may be searched but not listed stays writable)."""
+    variant = leaf.swapcase()
+    if st is None or variant == leaf:
+        return False
+    other = directory.lookup(variant)
+    return other is not None and (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino)

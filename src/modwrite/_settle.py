@@ -97,7 +97,7 @@ def settle(
         stands either way.
     """
     thresholds = {d: max(m, (floors or {}).get(d, float("-inf"))) for d, m in observed.items()}
-    probes: dict[str, str] = {}
+    probes = _Probes()
     devices: dict[str, int] = {}
     pending = dict(thresholds)
     problem = ""
@@ -119,11 +119,7 @@ def settle(
     except OSError as exc:
         problem = f" ({exc.strerror}: {exc.filename!r})"
     finally:
-        for probe in probes.values():
-            try:
-                os.unlink(probe)
-            except OSError:
-                pass
+        probes.remove_all()
     if not pending:
         return True
     import warnings
@@ -159,7 +155,7 @@ def _touch_moved(directory: str, threshold: float, observed: float) -> bool:
     return st.st_mtime > threshold
 
 
-def _entry_moved(directory: str, landed: float, probes: dict[str, str]) -> bool:
+def _entry_moved(directory: str, landed: float, probes: _Probes) -> bool:
     """Change the directory by an entry (for filesystems that ignore utime on
     directories): rename the probe; did the mtime move past *landed*?"""
     probe = probes.get(directory)
@@ -168,6 +164,7 @@ def _entry_moved(directory: str, landed: float, probes: dict[str, str]) -> bool:
     from ._tempnames import temporary_name
 
     renamed = os.path.join(directory, temporary_name("probe"))
+    probes.made.append(renamed)  # before the rename: an interrupt may follow it
     try:
         os.rename(probe, renamed)
     except OSError:
@@ -176,7 +173,24 @@ def _entry_moved(directory: str, landed: float, probes: dict[str, str]) -> bool:
     return os.stat(directory).st_mtime > landed
 
 
-def _read_clock(directory: str, probes: dict[str, str], devices: dict[str, int]) -> int:
+class _Probes(dict[str, str]):
+    """Directory -> its current probe file; :attr:`made` lists every name a
+    probe had or was about to have, for the final clean-up (the visibility
+    wait can be interrupted between a system call and the next statement)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made: list[str] = []
+
+    def remove_all(self) -> None:
+        for probe in self.made:
+            try:
+                os.unlink(probe)
+            except OSError:
+                pass
+
+
+def _read_clock(directory: str, probes: _Probes, devices: dict[str, int]) -> int:
     """The filesystem clock (ns, truncated to its tick) read on a probe file in
     *directory*, without changing the directory after the probe exists; the
     probe's st_dev is recorded in *devices*."""
@@ -185,6 +199,7 @@ def _read_clock(directory: str, probes: dict[str, str], devices: dict[str, int])
         from ._tempnames import temporary_name
 
         probe = os.path.join(directory, temporary_name("probe"))
+        probes.made.append(probe)  # before the open: an interrupt may follow it
         with open(probe, "xb"):
             pass
         probes[directory] = probe
@@ -279,14 +294,33 @@ def _merge(into: Floors, more: Floors) -> None:
 
 
 def _settle_directories(directories: Floors, timeout: float, stacklevel: int) -> None:
+    """Settle *directories* after their landings: never raises an
+    :class:`OSError` (the writes have landed; a directory that cannot be
+    seen is a :class:`~modwrite.VisibilityWarning`)."""
     observed = {}
+    unseen: list[str] = []
     for directory in sorted(directories):
         try:
             observed[directory] = observe(directory)
         except FileNotFoundError:  # removed since: nothing left to see
             continue
+        except OSError as exc:
+            unseen.append(f"{directory!r} ({exc.strerror or exc})")
     if observed:
         settle(observed, timeout=timeout, floors=directories, stacklevel=stacklevel + 1)
+    if unseen:
+        import warnings
+
+        from .errors import VisibilityWarning
+
+        warnings.warn(
+            VisibilityWarning(
+                f"the mtime of {', '.join(unseen)} could not be read after the landing; "
+                "other processes' stock finders may not see the new entries until they "
+                "call importlib.invalidate_caches()"
+            ),
+            stacklevel=stacklevel + 1,
+        )
 
 
 def make_visible(directories: Floors, visibility: str, timeout: float) -> None:

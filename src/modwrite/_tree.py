@@ -14,7 +14,7 @@ from typing import Union
 
 from ._names import validate_module_name
 from ._source import Source, encode_source
-from ._tempnames import TEMP_MARKER
+from ._tempnames import parse
 from .errors import ArgumentTypeError, InvalidArgument
 
 __all__ = ["FileTree", "FlatTree", "flatten"]
@@ -84,12 +84,17 @@ def _key_path(name: str, key: object) -> PurePosixPath:
             return PurePosixPath(*parts[:-1], parts[-1] + ".py")
     else:
         raise ArgumentTypeError(f"keys of files must be str or paths, not {type(key).__name__}")
+    if any("\0" in p for p in path.parts):
+        raise InvalidArgument(f"path {key!r} in files of {name!r} contains NUL")
     if path.is_absolute() or not path.parts or any(p in ("..", ".", "") for p in path.parts):
         raise InvalidArgument(
             f"path {key!s} in files of {name!r} must be relative, without '.' or '..'"
         )
-    if any(TEMP_MARKER in p for p in path.parts):
-        raise InvalidArgument(f"path {key!s} uses modwrite's temporary marker {TEMP_MARKER!r}")
+    if any(parse(p) is not None for p in path.parts):
+        raise InvalidArgument(
+            f"path {key!s} in files of {name!r} is named as modwrite's temporary entries "
+            "are (`modwrite clean` would remove it)"
+        )
     return path
 
 

@@ -3,22 +3,30 @@ pipeline.
 
 One write, in order:
 
-1. validate everything that needs no disk (name, options, the source
-   compiled, the package's files): bad input raises before anything is
-   written (:mod:`modwrite._names`, :mod:`modwrite._source`,
-   :mod:`modwrite._tree`, :mod:`modwrite._plan`);
-2. plan the target: the root, the parent packages to create
-   (:mod:`modwrite._plan`);
-3. under the directory's writers' lock (:mod:`modwrite._lock`), check what
-   would conflict, write the bytes to a never-importable temporary name, give
-   the new version a stamp no earlier version has (:mod:`modwrite._stamp`),
-   and :func:`os.replace` it over the target (:mod:`modwrite._atomic`), or
-   swap a staged package tree in (:mod:`modwrite._package`);
-4. invalidate this process's finders for the directory
-   (:mod:`modwrite._invalidate`) and :mod:`linecache`;
-5. with ``visibility="system"``, move the directory's mtime past the landing
-   (:mod:`modwrite._settle`), at once or, inside :func:`~modwrite.batch`,
-   once per directory when the batch ends.
+1. check everything that needs no disk (name, options, the source compiled,
+   the package's files): bad input raises before anything is written
+   (:mod:`modwrite._names`, :mod:`modwrite._source`, :mod:`modwrite._tree`,
+   :mod:`modwrite._plan`);
+2. plan the target: its directory, and the directories to create on the way
+   (:func:`modwrite._plan.plan`);
+3. under the writers' lock of the directory that changes
+   (:mod:`modwrite._lock`): check what would conflict, write the new version
+   under a never-importable name with a stamp no earlier version has
+   (:mod:`modwrite._stamp`), and move it in: a file with :func:`os.replace`
+   (:mod:`modwrite._atomic`), a tree (a package, or new parents with what
+   they hold) with one rename or exchange (:mod:`modwrite._package`).  That
+   rename is the **commit point**;
+4. invalidate this process's finders for what landed
+   (:mod:`modwrite._invalidate`), then :mod:`linecache`;
+5. remove what the commit made obsolete, and with ``visibility="system"``
+   move the directory's mtime past the landing (:mod:`modwrite._settle`), at
+   once or, inside :func:`~modwrite.batch`, once per directory when the batch
+   ends.
+
+Steps 2-4 run with the terminating signals held back
+(:mod:`modwrite._interrupts`): an interrupt arrives before the commit point
+(nothing written, nothing left) or after the in-process invalidation, never
+between.  Steps 4-5 never raise: a failure there is a warning.
 """
 
 from __future__ import annotations
@@ -27,34 +35,50 @@ import errno
 import linecache
 import os
 import stat
-from pathlib import Path
+import warnings
+from contextlib import ExitStack
+from pathlib import Path, PurePosixPath
 from typing import IO
 
 from . import _machinery
-from ._atomic import write_atomic
-from ._invalidate import invalidate_directory_tree, invalidate_file
-from ._lock import directory_lock
+from ._atomic import fsync_directory, write_atomic
+from ._interrupts import deferred_signals
+from ._invalidate import Landing, invalidate_directory_tree, invalidate_landing
+from ._lock import LockedDirectory, directory_lock
 from ._names import validate_module_name
-from ._package import create_parents, land_tree
+from ._package import (
+    newest_parked,
+    old_files,
+    remove_trash,
+    remove_tree,
+    stage,
+    swap_in,
+    to_trash,
+    trash_stale_parked,
+    tree_mtimes,
+)
 from ._plan import (
     PathArg,
+    Plan,
     Visibility,
     WriteOptions,
     absolute_root,
     check_module_conflicts,
     check_package_conflicts,
-    check_root,
-    plan_parents,
-    prepare_root,
-    write_error,
+    plan,
+    step,
 )
-from ._settle import DEFAULT_VISIBILITY_TIMEOUT_S, make_visible
+from ._settle import DEFAULT_VISIBILITY_TIMEOUT_S, Floors, make_visible
 from ._source import Source, encode_source
-from ._stamp import Stamp, make_stamp_unique, stamp_of
-from ._tree import FileTree, flatten
-from .errors import ModuleConflictError, ModuleWriteError
+from ._stamp import Stamp, make_stamp_unique, remember_dropped, stamp_of
+from ._tree import FileTree, FlatTree, flatten
+from .errors import ModuleWriteError, PostCommitWarning
 
 __all__ = ["write_module", "write_package"]
+
+#: How often a write plans again when another writer changed the directories
+#: it was about to create (each retry follows a concurrent success).
+_MAX_REPLANS = 100
 
 
 def write_module(
@@ -112,6 +136,17 @@ def write_module(
         read-only, a parent package is missing, or the write failed (errno
         preserved; the old file is intact and no temporary file is left).
 
+    The rename of the new file over the old one is the commit point.  A
+    modwrite exception means the write did not land: the disk is as it was,
+    with no temporary file and no new parent package (new parents are built
+    with the module and moved in by the same rename).  When the call returns,
+    the new version stands; what fails after the commit point (the
+    directory's fsync with *durable*, the visibility wait) is a
+    :class:`~modwrite.PostCommitWarning` or :class:`~modwrite.VisibilityWarning`,
+    never an exception.  A ``KeyboardInterrupt`` (or another exception a
+    signal handler raises) is held back while the disk changes and raised
+    when the write has landed whole or been rolled back.
+
     The file's bytes are exactly the caller's, except in one case: a third
     rewrite of the same file within one second that is not longer than the
     previous version gets trailing newlines, and a second one gets an mtime
@@ -126,58 +161,188 @@ def write_module(
         visibility_timeout=visibility_timeout,
     )
     root_path = absolute_root(root)
-    directory = os.path.join(root_path, *parts[:-1])
-    leaf = parts[-1]
-    target = os.path.join(directory, leaf + ".py")
+    filename = parts[-1] + ".py"
+    target = os.path.join(root_path, *parts[:-1], filename)
     data = encode_source(name, source, target)
-    missing = plan_parents(
-        root_path, parts[:-1], create=options.parents, create_root=options.create_root
-    )
-    prepare_root(root_path, create=options.create_root)
-    try:
-        changed = create_parents(missing, options.durable)
-        own = _land_module(
-            directory, leaf, name, data, durable=options.durable, track=_machinery.installed()
-        )
-    except ModuleConflictError:
-        raise
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR) and not parts[:-1]:
-            check_root(root_path)
-        raise write_error(exc, target) from None
-    changed[directory] = float("-inf")
-    invalidate_file(target, own)
+    with deferred_signals() as signals:
+        for _ in range(_MAX_REPLANS):
+            where = plan(root_path, parts[:-1], options)
+            if where.missing:
+                landed = _land_chain(where, {PurePosixPath(filename): data}, options, signals)
+            else:
+                landed = _land_module(where.directory, filename, name, data, options, signals)
+            if landed is not None:
+                break
+        else:  # pragma: no cover - another writer changed the directories every time
+            raise ModuleWriteError(errno.EAGAIN, "the directories kept changing", target)
     linecache.checkcache(target)
-    make_visible(changed, options.visibility, options.visibility_timeout)
+    _warn(landed.problems)
+    make_visible(landed.floors, options.visibility, options.visibility_timeout)
     return Path(target)
 
 
+class _Landed:
+    """What a committed write leaves to do: the directories whose listing
+    changed (with the floor of each one's visibility settle), and the
+    problems met after the commit point (reported as warnings)."""
+
+    __slots__ = ("floors", "problems", "trash")
+
+    def __init__(self, floors: Floors, trash: list[str] | None = None) -> None:
+        self.floors = floors
+        self.trash = trash or []
+        self.problems: list[str] = []
+
+
+def _warn(problems: list[str]) -> None:
+    """Report what failed after the commit point (the warnings point at the
+    caller of the public write function)."""
+    for problem in problems:
+        warnings.warn(PostCommitWarning(problem), stacklevel=3)
+
+
+def _mtime(locked: LockedDirectory) -> float | None:
+    try:
+        return locked.own_stat().st_mtime
+    except OSError:
+        return None
+
+
+def _fsync(directory: str, landed: _Landed) -> None:
+    """The directory's fsync after a durable commit (a failure is reported,
+    not raised: the write has landed)."""
+    try:
+        fsync_directory(directory)
+    except OSError as exc:
+        landed.problems.append(
+            f"the write landed, but the fsync of {directory!r} failed "
+            f"({exc.strerror or exc}): it may not survive a power loss"
+        )
+
+
+def _lock(stack: ExitStack, directory: str, signals: deferred_signals) -> LockedDirectory | None:
+    """Take *directory*'s writers' lock for the stack; ``None`` if the
+    directory is gone (the caller plans again)."""
+    try:
+        with step("open the directory", directory):
+            return stack.enter_context(directory_lock(directory, signals))
+    except ModuleWriteError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise
+
+
 def _land_module(
-    directory: str, leaf: str, name: str, data: bytes, *, durable: bool, track: bool
-) -> tuple[float, float] | None:
-    """Check conflicts, then land ``leaf.py``, all under the directory's lock
-    (the conflict checks write nothing).  With *track*, return the
-    directory's mtime (float seconds) before and after, for modwrite's own
-    finders to update their listing in O(1)."""
-    filename = leaf + ".py"
-    with directory_lock(directory) as locked:
-        check_module_conflicts(locked, leaf, name)
-        try:
-            st = locked.stat(filename)
-        except FileNotFoundError:
-            previous: Stamp | None = None
-            mode_bits: int | None = None
-        else:
-            previous, mode_bits = stamp_of(st), stat.S_IMODE(st.st_mode)
+    directory: str,
+    filename: str,
+    name: str,
+    data: bytes,
+    options: WriteOptions,
+    signals: deferred_signals,
+) -> _Landed | None:
+    """Check conflicts, then land *filename* in *directory*, under its lock
+    (the conflict checks write nothing); ``None`` if the directory vanished."""
+    target = os.path.join(directory, filename)
+    with ExitStack() as stack:
+        locked = _lock(stack, directory, signals)
+        if locked is None:
+            return None
+        with step("look up entries of the directory", directory):
+            check_module_conflicts(locked, filename[:-3], name)
+            try:
+                st = locked.stat(filename)
+            except (FileNotFoundError, NotADirectoryError):
+                previous: Stamp | None = None
+                mode_bits: int | None = None
+            else:
+                previous, mode_bits = stamp_of(st), stat.S_IMODE(st.st_mode)
 
         def stamp(f: IO[bytes], temp: str) -> None:
             make_stamp_unique(f, previous, temp)
 
-        before = locked.stat(".").st_mtime if track else 0.0
-        write_atomic(
-            locked, filename, data, mode_bits=mode_bits, durable=durable, before_commit=stamp
-        )
-        return (before, locked.stat(".").st_mtime) if track else None
+        before = _mtime(locked) if _machinery.installed() else None
+        with step("write the new file in the directory", directory):
+            write_atomic(
+                locked,
+                filename,
+                data,
+                mode_bits=mode_bits,
+                durable=options.durable,
+                before_commit=stamp,
+            )
+        # -- committed: nothing below raises --
+        after = _mtime(locked) if before is not None else None
+        landed = _Landed({directory: float("-inf")})
+        if options.durable:
+            _fsync(directory, landed)
+        invalidate_landing(Landing(os.path.normcase(target), False, before, after))
+        return landed
+
+
+def _chain_tree(where: Plan, entries: FlatTree) -> FlatTree:
+    """*entries* (relative to ``where.directory``) with the missing
+    directories above them, relative to the first missing one."""
+    head = where.missing[0][0]
+    tree: FlatTree = {}
+    for path, is_package in where.missing:
+        relative = PurePosixPath(*Path(os.path.relpath(path, head)).parts)
+        if relative.parts:
+            tree[relative] = None
+        if is_package:
+            tree[relative / "__init__.py"] = b""
+    base = PurePosixPath(*Path(os.path.relpath(where.directory, head)).parts)
+    for relative, data in entries.items():
+        tree[base / relative] = data
+    return tree
+
+
+def _land_chain(
+    where: Plan, entries: FlatTree, options: WriteOptions, signals: deferred_signals
+) -> _Landed | None:
+    """Build the missing directories with *entries* at their end, and move
+    them in with one rename under the anchor's lock; ``None`` if another
+    writer created the first of them meanwhile (plan again)."""
+    anchor = where.anchor
+    head = where.missing[0][0]
+    head_leaf = os.path.basename(head)
+    tree = _chain_tree(where, entries)
+    with ExitStack() as stack:
+        locked = _lock(stack, anchor, signals)
+        if locked is None:
+            return None
+        with step("look up entries of the directory", anchor):
+            if locked.lookup(head_leaf) is not None:
+                return None
+        with step("create a directory in", anchor):
+            staging = stage(
+                anchor,
+                head_leaf,
+                tree,
+                old={},
+                final=head,
+                durable=options.durable,
+                signals=signals,
+            )
+        try:
+            with step("move the new directory in", head):
+                swap_in(staging, head, replace=False)
+        except BaseException as exc:
+            remove_tree(staging)
+            if isinstance(exc, ModuleWriteError) and exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                return None
+            raise
+        # -- committed: nothing below raises --
+        new_dirs = {""} | {str(p) for p, d in tree.items() if d is None}
+        landed = _Landed({anchor: float("-inf")})
+        for relative in new_dirs:
+            landed.floors[os.path.join(head, relative) if relative else head] = float("-inf")
+        if options.durable:
+            _fsync(anchor, landed)
+        invalidate_directory_tree(head, new_dirs)
+        return landed
+
+
+# -- write_package -------------------------------------------------------------------
 
 
 def write_package(
@@ -215,6 +380,12 @@ def write_package(
     module file ``name.py`` or an extension module of that name exists, or
     the target is not a directory.  Every finder cached in this process for
     the old or the new package's directories is invalidated.
+
+    The commit point is the exchange (or the rename that moves the new tree
+    in); the exceptions mean what they mean for :func:`write_module`.  The
+    replaced tree is removed after the commit point; when that fails a
+    :class:`~modwrite.PostCommitWarning` says so, and ``modwrite clean``
+    removes it later.
     """
     parts = validate_module_name(name)
     options = WriteOptions.checked(
@@ -226,30 +397,98 @@ def write_package(
     )
     root_path = absolute_root(root)
     flat = flatten(name, files)
-    parent = os.path.join(root_path, *parts[:-1])
-    target = os.path.join(parent, parts[-1])
-    missing = plan_parents(
-        root_path, parts[:-1], create=options.parents, create_root=options.create_root
-    )
-    prepare_root(root_path, create=options.create_root)
-    check_root(root_path)
-    if not missing:
-        check_package_conflicts(parent, parts[-1], name)
+    leaf = parts[-1]
+    target = os.path.join(root_path, *parts)
+    landed: _Landed | None = None
     try:
-        changed = create_parents(missing, options.durable)
-        new_dirs, old_mtimes = land_tree(target, flat, durable=options.durable)
-    except ModuleWriteError:
+        with deferred_signals() as signals:
+            for _ in range(_MAX_REPLANS):
+                where = plan(root_path, parts[:-1], options)
+                if where.missing:
+                    entries: FlatTree = {PurePosixPath(leaf): None}
+                    entries.update((PurePosixPath(leaf) / p, d) for p, d in flat.items())
+                    landed = _land_chain(where, entries, options, signals)
+                else:
+                    landed = _land_package(where.directory, leaf, name, flat, options, signals)
+                if landed is not None:
+                    break
+            else:  # pragma: no cover - another writer changed the directories every time
+                raise ModuleWriteError(errno.EAGAIN, "the directories kept changing", target)
+    except BaseException:
+        if landed is not None:  # committed, then interrupted: still remove the old tree
+            with deferred_signals():
+                remove_trash(landed.trash)
         raise
-    except OSError as exc:
-        raise write_error(exc, target) from None
-    changed[parent] = float("-inf")
-    for rel_dir in new_dirs:
-        changed[os.path.join(target, rel_dir) if rel_dir else target] = old_mtimes.get(
-            rel_dir, float("-inf")
-        )
-    invalidate_directory_tree(target, new_dirs | set(old_mtimes))
+    with deferred_signals():
+        landed.problems += remove_trash(landed.trash)
     for file_path, data in flat.items():
         if data is not None:
             linecache.checkcache(os.path.join(target, *file_path.parts))
-    make_visible(changed, options.visibility, options.visibility_timeout)
+    _warn(landed.problems)
+    make_visible(landed.floors, options.visibility, options.visibility_timeout)
     return Path(target)
+
+
+def _land_package(
+    parent: str,
+    leaf: str,
+    name: str,
+    flat: FlatTree,
+    options: WriteOptions,
+    signals: deferred_signals,
+) -> _Landed | None:
+    """Check conflicts, build the tree beside *leaf* and swap it in, under
+    the parent's lock and the old package's own (so that a write_module()
+    into the old package waits and then lands in the new one); ``None`` if
+    the parent vanished or something else took *leaf* meanwhile."""
+    target = os.path.join(parent, leaf)
+    with ExitStack() as stack:
+        locked = _lock(stack, parent, signals)
+        if locked is None:
+            return None
+        with step("look up entries of the directory", parent):
+            replace = check_package_conflicts(locked, leaf, name)
+        if replace:
+            with step("open the package directory", target):
+                try:
+                    stack.enter_context(directory_lock(target, signals))
+                except (FileNotFoundError, NotADirectoryError):  # pragma: no cover - not ours
+                    pass
+        with step("read the old package's files", target):
+            old_tree = target if replace else newest_parked(parent, leaf)
+            old = old_files(old_tree) if old_tree is not None else {}
+        with step("create the new package in", parent):
+            staging = stage(
+                parent,
+                leaf,
+                flat,
+                old=old,
+                final=target,
+                durable=options.durable,
+                signals=signals,
+            )
+        try:
+            with step("move the new package in", target):
+                replaced = swap_in(staging, target, replace=replace)
+        except BaseException as exc:
+            remove_tree(staging)
+            if isinstance(exc, ModuleWriteError) and exc.errno == errno.EEXIST and not replace:
+                return None
+            raise
+        # -- committed: nothing below raises --
+        landed = _Landed({parent: float("-inf")})
+        old_dirs: dict[str, float] = {}
+        if replaced is not None:
+            trash, old_tree_now = to_trash(replaced, target)
+            landed.trash.append(trash)
+            old_dirs = tree_mtimes(old_tree_now)
+        landed.trash.extend(trash_stale_parked(parent, leaf))
+        remember_dropped(target, old, flat)
+        new_dirs = {""} | {str(p) for p, d in flat.items() if d is None}
+        for relative in new_dirs:
+            path = os.path.join(target, relative) if relative else target
+            landed.floors[path] = old_dirs.get(relative, float("-inf"))
+        if options.durable:
+            _fsync(parent, landed)
+        invalidate_directory_tree(target, new_dirs | set(old_dirs))
+        return landed

@@ -31,6 +31,7 @@ __all__ = [
     "ModuleWriteError",
     "ModwriteError",
     "ModwriteWarning",
+    "PostCommitWarning",
     "VisibilityWarning",
 ]
 
@@ -156,8 +157,14 @@ class ModuleWriteError(ModwriteError, OSError):
 
     Built as ``(errno, strerror, filename)``, so ``errno``, ``strerror`` and
     ``filename`` work as for any :class:`OSError`,
-    with the errno of the underlying failure preserved.  Whatever was on disk
-    before stays intact and no temporary file is left.
+    with the errno of the underlying failure preserved.
+
+    Raised only before the write's commit point: nothing landed, whatever was
+    on disk before stays intact, and no temporary file is left.  One case is
+    worse, and says so in its message: without ``RENAME_EXCHANGE``, when the
+    new package could not be moved in and the old one not back (two failures
+    in a row), the package is missing and its old tree parked, which
+    ``modwrite clean`` puts back.
 
     .. versionadded:: 0.1.0
     """
@@ -200,6 +207,20 @@ class ModwriteWarning(UserWarning):
     """Base class of the warnings modwrite issues.
 
     .. versionadded:: 0.1.0
+    """
+
+    __module__ = "modwrite"
+
+
+class PostCommitWarning(ModwriteWarning):
+    """The write landed, but a step after its commit point failed.
+
+    The new version stands and is importable in this process; what failed
+    tidies up or hardens: removing the tree a package replaced (``modwrite
+    clean`` removes it later), or the ``fsync`` of the directory that makes
+    a ``durable=True`` write survive a power loss.  The message says which.
+
+    .. versionadded:: 0.2.0
     """
 
     __module__ = "modwrite"
