@@ -393,3 +393,89 @@ def test_a_write_after_a_crashed_fallback_is_not_undone_by_clean(
         modwrite.clean(root)
         assert _package_version(root) == "C"  # the newest parked tree wins
         assert leftovers(root) == []
+
+
+# -- also: long names, and directories that can be searched but not listed ----------
+
+
+@pytest.mark.parametrize("length", [223, 240, 252])
+def test_long_module_names_fit_in_temporary_names(root: Path, length: int) -> None:
+    """[issue 6, also] legal names of 223-252 characters overflowed NAME_MAX
+    in temporary names (``ENAMETOOLONG``)."""
+    name = "m" * length  # m...m.py is at most 255 bytes
+    modwrite.write_module(name, "V = 1\n", root=root)
+    modwrite.write_module(name, "V = 22\n", root=root)  # a rewrite: a temporary file
+    assert importlib.import_module(name).V == 22
+    modwrite.write_package("p" * 250, {"__init__": "V = 1\n"}, root=root)
+    modwrite.write_package("p" * 250, {"__init__": "V = 2\n"}, root=root)
+    assert leftovers(root) == []
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory other users can reach (pytest's are private to root)."""
+    import shutil
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="modwrite-shared-", dir="/tmp"))
+    directory.chmod(0o755)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory)
+
+
+def _as_nobody(fn: object) -> int:
+    def run() -> None:
+        os.setgid(65534)
+        os.setuid(65534)
+        fn()  # type: ignore[operator]
+
+    return run_in_child(run)
+
+
+def test_a_root_that_can_be_searched_but_not_listed_is_written(shared_dir: Path) -> None:
+    """[issue 6.5, also] rewriting a package in a root the writer may search
+    and write but not list (0333) raised a raw PermissionError from the
+    conflict check's listing, and "directory is not writable"."""
+    root = shared_dir / "root"
+    root.mkdir()
+    modwrite.write_package("pkg", _package_files("old"), root=root)
+    for path in (root, *root.rglob("*")):
+        os.chown(path, 65534, 65534)
+    root.chmod(0o333)
+
+    def rewrite() -> None:
+        with pytest.warns(modwrite.ModwriteWarning, match="within this process only"):
+            modwrite.write_package("pkg", _package_files("new"), root=root)
+            modwrite.write_module("m", "V = 1\n", root=root)
+
+    assert _as_nobody(rewrite) == 0
+    root.chmod(0o755)
+    assert _package_version(root) == "new"
+    assert (root / "m.py").read_text() == "V = 1\n"
+    assert leftovers(root) == []
+
+
+def test_a_root_that_cannot_be_written_says_which_step_failed(shared_dir: Path) -> None:
+    root = shared_dir / "root"
+    root.mkdir()
+    modwrite.write_module("m", "V = 1\n", root=root)
+    root.chmod(0o711)
+    outcome = shared_dir / "outcome"
+
+    def rewrite() -> None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", modwrite.ModwriteWarning)  # no flock here
+                modwrite.write_module("m", "V = 2\n", root=root)
+        except modwrite.ModuleWriteError as exc:
+            outcome.write_text(f"{exc.errno} {exc.strerror}")
+
+    shared_dir.chmod(0o777)
+    assert _as_nobody(rewrite) == 0
+    code, message = outcome.read_text().split(" ", 1)
+    assert int(code) == errno.EACCES
+    assert message.startswith("cannot write the new file in the directory")
+    assert (root / "m.py").read_text() == "V = 1\n"
+    assert leftovers(root) == []

@@ -19,6 +19,7 @@ per entry instead of a walk of the whole path.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 import os
@@ -78,7 +79,8 @@ class LockedDirectory:
         return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
 
     def lookup(self, name: str) -> os.stat_result | None:
-        """``lstat`` of the entry *name*, ``None`` if there is none.
+        """``lstat`` of the entry *name*, ``None`` if there is none (also
+        when the name is too long to exist).
 
         :raises OSError: any other failure (EIO, EACCES, ...): absence is
             never guessed from an error.
@@ -87,6 +89,10 @@ class LockedDirectory:
             return self.lstat(name)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                return None
+            raise
 
     def own_stat(self) -> os.stat_result:
         """``stat`` of the locked directory itself."""
@@ -136,8 +142,12 @@ def directory_lock(
     :mod:`modwrite._interrupts`).  Releasing never raises: closing the
     descriptor releases the lock whatever ``flock(LOCK_UN)`` said.
 
+    A directory this user may not read (``0o333``) cannot be locked against
+    other processes: its writers in this process are serialized, and a
+    :class:`~modwrite.ModwriteWarning` says so once per directory.
+
     :raises OSError: the directory cannot be opened (missing, not a
-        directory, no permission).
+        directory).
     """
     if fcntl is None:  # pragma: no cover - Windows
         with _thread_lock(directory):
@@ -145,7 +155,15 @@ def directory_lock(
         return
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
     while True:
-        fd = os.open(directory, flags)
+        try:
+            fd = os.open(directory, flags)
+        except PermissionError as exc:
+            # A directory this user may search and write but not read (0333):
+            # no descriptor to flock.  Serialize this process's writers only.
+            _warn_no_flock(directory, exc)
+            with _thread_lock(directory):
+                yield LockedDirectory(directory, None)
+            return
         try:
             try:
                 if signals is None:
@@ -185,7 +203,7 @@ def _release(fd: int) -> None:
 _warned_no_flock: set[str] = set()
 
 
-def _warn_no_flock(directory: str, exc: OSError) -> None:  # pragma: no cover - NFS
+def _warn_no_flock(directory: str, exc: OSError) -> None:
     import warnings
 
     from .errors import ModwriteWarning
@@ -194,8 +212,8 @@ def _warn_no_flock(directory: str, exc: OSError) -> None:  # pragma: no cover - 
         _warned_no_flock.add(directory)
         warnings.warn(
             ModwriteWarning(
-                f"flock refused on {directory!r} ({exc.strerror}): writers of this "
-                "directory are serialized within this process only"
+                f"cannot lock {directory!r} against other processes ({exc.strerror}): "
+                "writers of this directory are serialized within this process only"
             ),
             stacklevel=4,
         )

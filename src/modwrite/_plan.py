@@ -167,6 +167,8 @@ def _lookup(path: str, *, follow: bool) -> os.stat_result | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # cannot exist
+            return None
         raise write_error(exc, "look up", path) from None
 
 
