@@ -1,8 +1,9 @@
 """The commit-point rule under faults at every filesystem call.
 
-For each scenario (one write_module -- new, rewrite, parents=True,
-durable --, one write_package on the exchange path, on the two-rename
-fallback, with parents=True and durable, one batch()), the filesystem calls
+For each scenario (one write_module -- new, rewrite, same-size rewrite
+(the stamp rule), parents=True, durable --, one write_package on the
+exchange path, on the two-rename fallback, with parents=True and durable,
+one batch()), the filesystem calls
 of one run are counted, then the scenario is run again once per call N and
 per fault (see :mod:`tests.faults`): an ``OSError`` (EIO, ENOENT, ENOSPC),
 a ``KeyboardInterrupt`` raised by the call, a SIGINT or SIGTERM received
@@ -122,6 +123,12 @@ SCENARIOS = [
     Scenario(
         "module-rewrite",
         _old_module,
+        (lambda r: modwrite.write_module("m", "V = 'new!'\n", root=r),),
+        {"m": "V"},
+    ),
+    Scenario(
+        "module-same-size",  # the stamp rule moves the new file's mtime
+        lambda r: modwrite.write_module("m", "V = 'old!'\n", root=r),
         (lambda r: modwrite.write_module("m", "V = 'new!'\n", root=r),),
         {"m": "V"},
     ),
