@@ -479,3 +479,12 @@ def test_a_root_that_cannot_be_written_says_which_step_failed(shared_dir: Path) 
     assert message.startswith("cannot write the new file in the directory")
     assert (root / "m.py").read_text() == "V = 1\n"
     assert leftovers(root) == []
+
+
+def test_a_bad_key_in_a_parents_write_leaves_no_parent(root: Path) -> None:
+    """[issue 6.6] a bad key refused after the parents were created."""
+    with pytest.raises(modwrite.InvalidArgument):
+        modwrite.write_package("a.b.pkg", {"../escape.py": ""}, root=root, parents=True)
+    with pytest.raises(modwrite.InvalidModuleName):
+        modwrite.write_package("a.b.pkg", {"not a name": ""}, root=root, parents=True)
+    assert list(root.iterdir()) == []

@@ -40,6 +40,7 @@ __all__ = [
     "Visibility",
     "WriteOptions",
     "absolute_root",
+    "assume",
     "check_module_conflicts",
     "check_package_conflicts",
     "check_timeout",
@@ -196,9 +197,18 @@ class Plan:
     missing: tuple[tuple[str, bool], ...]
 
 
+def assume(root: str, packages: tuple[str, ...]) -> Plan:
+    """The plan of a write into an existing directory, with no lookup: the
+    common case.  The writer's lock fails on a missing directory, and the
+    write then :func:`plan`-s with lookups."""
+    directory = os.path.join(root, *packages)
+    return Plan(directory, directory, ())
+
+
 def plan(root: str, packages: tuple[str, ...], options: WriteOptions) -> Plan:
     """Plan a write under *root* into the package path *packages* (the
-    parent packages of the module or package written).
+    parent packages of the module or package written), looking up what
+    exists.
 
     :raises ModuleWriteError: the root is missing (without ``create_root``)
         or not a directory, a parent package is missing (without

@@ -8,7 +8,8 @@ One write, in order:
    (:mod:`modwrite._names`, :mod:`modwrite._source`, :mod:`modwrite._tree`,
    :mod:`modwrite._plan`);
 2. plan the target: its directory, and the directories to create on the way
-   (:func:`modwrite._plan.plan`);
+   (:func:`modwrite._plan.plan`; a write first assumes the directory exists,
+   and plans with lookups only when locking it shows otherwise);
 3. under the writers' lock of the directory that changes
    (:mod:`modwrite._lock`): check what would conflict, write the new version
    under a never-importable name with a stamp no earlier version has
@@ -63,6 +64,7 @@ from ._plan import (
     Visibility,
     WriteOptions,
     absolute_root,
+    assume,
     check_module_conflicts,
     check_package_conflicts,
     plan,
@@ -165,14 +167,15 @@ def write_module(
     target = os.path.join(root_path, *parts[:-1], filename)
     data = encode_source(name, source, target)
     with deferred_signals() as signals:
+        where = assume(root_path, parts[:-1])
         for _ in range(_MAX_REPLANS):
-            where = plan(root_path, parts[:-1], options)
             if where.missing:
                 landed = _land_chain(where, {PurePosixPath(filename): data}, options, signals)
             else:
                 landed = _land_module(where.directory, filename, name, data, options, signals)
             if landed is not None:
                 break
+            where = plan(root_path, parts[:-1], options)
         else:  # pragma: no cover - another writer changed the directories every time
             raise ModuleWriteError(errno.EAGAIN, "the directories kept changing", target)
     linecache.checkcache(target)
@@ -402,8 +405,8 @@ def write_package(
     landed: _Landed | None = None
     try:
         with deferred_signals() as signals:
+            where = assume(root_path, parts[:-1])
             for _ in range(_MAX_REPLANS):
-                where = plan(root_path, parts[:-1], options)
                 if where.missing:
                     entries: FlatTree = {PurePosixPath(leaf): None}
                     entries.update((PurePosixPath(leaf) / p, d) for p, d in flat.items())
@@ -412,6 +415,7 @@ def write_package(
                     landed = _land_package(where.directory, leaf, name, flat, options, signals)
                 if landed is not None:
                     break
+                where = plan(root_path, parts[:-1], options)
             else:  # pragma: no cover - another writer changed the directories every time
                 raise ModuleWriteError(errno.EAGAIN, "the directories kept changing", target)
     except BaseException:
