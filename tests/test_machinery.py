@@ -358,3 +358,26 @@ def test_a_program_with_its_own_math_module_still_imports(
         assert importlib.import_module(f"{unique_name}_a").A == 1
         (coarse_ext4_dir / f"{unique_name}_b.py").write_text("B = 2\n")
         assert importlib.import_module(f"{unique_name}_b").B == 2  # a re-listing
+
+
+def test_uninstall_restores_the_stock_hooks_after_others_were_added(tmp_path: Path) -> None:
+    """A library that inserted its own path hook and meta path finder after
+    install() must not make the release drop the stock ones (stdlib imports
+    would then fail)."""
+    meta_path, path_hooks = list(sys.meta_path), list(sys.path_hooks)
+
+    def other_hook(path: str) -> object:
+        raise ImportError("not mine", path=path)
+
+    class OtherFinder:
+        @staticmethod
+        def find_spec(*args: object) -> None:
+            return None
+
+    with modwrite.install():
+        sys.path_hooks.insert(0, other_hook)
+        sys.meta_path.insert(0, OtherFinder)  # type: ignore[arg-type]
+    assert sys.path_hooks == [other_hook, *path_hooks]
+    assert sys.meta_path == [OtherFinder, *meta_path]
+    sys.path_importer_cache.clear()
+    importlib.import_module("json.decoder")  # found through the stock hook again

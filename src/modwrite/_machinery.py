@@ -439,8 +439,8 @@ class _State:
         self.lock = _thread.allocate_lock()
         self.holders = 0
         self.generation = 0
-        self.saved_hooks: list[tuple[int, object]] = []
-        self.saved_finders: list[tuple[int, object]] = []
+        self.saved_hook: object = None
+        self.saved_finder: object = None
 
 
 _state = _State()
@@ -540,38 +540,45 @@ def uninstall() -> None:
 
 def _add() -> None:
     _state.generation += 1
-    _state.saved_hooks = []
-    _state.saved_finders = []
+    _state.saved_hook = None
+    _state.saved_finder = None
     for index, hook in enumerate(sys.path_hooks):
         if _is_stock_file_finder_hook(hook):
-            _state.saved_hooks.append((index, hook))
+            _state.saved_hook = hook
             sys.path_hooks[index] = _HOOK
-    if not _state.saved_hooks:
+            break
+    else:
         sys.path_hooks.append(_HOOK)
-    for index, finder in enumerate(sys.meta_path):
-        if finder is importlib.machinery.PathFinder:
-            _state.saved_finders.append((index, finder))
-            sys.meta_path[index] = PathFinder
-    if not _state.saved_finders:
+    if importlib.machinery.PathFinder in sys.meta_path:
+        _state.saved_finder = importlib.machinery.PathFinder
+        sys.meta_path[sys.meta_path.index(importlib.machinery.PathFinder)] = PathFinder
+    else:
         sys.meta_path.append(PathFinder)
     _drop_finders(importlib.machinery.FileFinder, keep=FileFinder)
 
 
 def _remove() -> None:
-    for index, hook in _state.saved_hooks:
-        if index < len(sys.path_hooks) and sys.path_hooks[index] is _HOOK:
-            sys.path_hooks[index] = hook  # type: ignore[call-overload]
-    while _HOOK in sys.path_hooks:
-        sys.path_hooks.remove(_HOOK)
-    for index, finder in _state.saved_finders:
-        if index < len(sys.meta_path) and sys.meta_path[index] is PathFinder:
-            sys.meta_path[index] = finder  # type: ignore[call-overload]
-    while PathFinder in sys.meta_path:
-        sys.meta_path.remove(PathFinder)
-    _state.saved_hooks = []
-    _state.saved_finders = []
+    """Put back what :func:`_add` replaced, where modwrite's entries are now
+    (other libraries may have added entries before them since)."""
+    _swap_back(sys.path_hooks, _HOOK, _state.saved_hook)
+    _swap_back(sys.meta_path, PathFinder, _state.saved_finder)
+    _state.saved_hook = None
+    _state.saved_finder = None
     _state.generation += 1
     _drop_finders(FileFinder, keep=None)
+
+
+def _swap_back(entries: list[Any], ours: object, saved: object) -> None:
+    """Replace the first of *ours* in *entries* by *saved* (or drop it when
+    nothing was saved), and drop any other copy of *ours*."""
+    if ours in entries:
+        index = entries.index(ours)
+        if saved is not None and saved not in entries:
+            entries[index] = saved
+        else:
+            del entries[index]
+    while ours in entries:
+        entries.remove(ours)
 
 
 def _reset() -> None:
