@@ -120,3 +120,23 @@ def test_in_another_thread_nothing_is_swapped() -> None:
     thread.start()
     thread.join()
     assert seen == [signal.default_int_handler]
+
+
+def test_every_signal_that_arrived_is_delivered(sigterm_exits: None) -> None:
+    """SIGINT and SIGTERM in one block: both handlers run, as they would
+    without the block (the second at the next bytecode boundary)."""
+    seen = []
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def terminate(signum: int, frame: object) -> None:
+        seen.append(signum)
+        assert callable(previous)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, terminate)
+    with pytest.raises(BaseException) as info:
+        with deferred_signals():
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGTERM)
+    assert seen == [signal.SIGTERM]
+    assert isinstance(info.value, (KeyboardInterrupt, SystemExit))

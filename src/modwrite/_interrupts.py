@@ -135,10 +135,18 @@ def _record(signum: int, frame: FrameType | None) -> None:
 
 def _deliver(handlers: dict[int, Handler]) -> None:
     """Run the original handler of each signal received, once per signal
-    (repeats coalesce, as CPython's own flags do), oldest first."""
-    received = dict.fromkeys(deferred_signals._pending)
+    (repeats coalesce, as CPython's own flags do), oldest first.  When a
+    handler raises, the signals after it are raised again, so that their
+    handlers run at the next bytecode boundary, as they would have."""
+    received = list(dict.fromkeys(deferred_signals._pending))
     deferred_signals._pending.clear()
-    for signum in received:
+    for index, signum in enumerate(received):
         handler = handlers.get(signum)
-        if handler is not None:
+        if handler is None:
+            continue
+        try:
             handler(signum, None)
+        except BaseException:
+            for later in received[index + 1 :]:
+                _sig.raise_signal(later)
+            raise
