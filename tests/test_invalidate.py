@@ -242,3 +242,35 @@ def test_a_listing_in_flight_in_another_thread_does_not_hide_the_write(
     resume.set()
     reader.join(30)
     assert importlib.import_module(unique_name).V == 1
+
+
+def test_a_finder_someone_kept_is_invalidated_too(tmp_path: Path, unique_name: str) -> None:
+    """The cache gets a fresh copy of a FileFinder; the object that code such
+    as ``pkgutil.get_importer`` kept is reset as well."""
+    import pkgutil
+
+    sys.path.insert(0, str(tmp_path))
+    kept = pkgutil.get_importer(str(tmp_path))
+    assert isinstance(kept, importlib.machinery.FileFinder)
+    assert kept.find_spec(unique_name) is None  # listed: the module is not there
+    (tmp_path / f"{unique_name}.py").write_text("V = 1\n")
+    os.utime(tmp_path, ns=(0, tmp_path.stat().st_mtime_ns))  # the mtime says nothing changed
+    kept._path_mtime = tmp_path.stat().st_mtime  # type: ignore[attr-defined]
+    modwrite.invalidate_caches(tmp_path / f"{unique_name}.py")
+    assert kept.find_spec(unique_name) is not None
+    assert sys.path_importer_cache[str(tmp_path)].find_spec(unique_name) is not None
+
+
+def test_a_finder_subclass_with_slots_is_reset_in_place(tmp_path: Path) -> None:
+    class TracingFinder(importlib.machinery.FileFinder):
+        __slots__ = ("hits",)
+
+        def __init__(self, path: str) -> None:
+            super().__init__(path, *_loader_details())
+            self.hits = 0
+
+    finder = TracingFinder(str(tmp_path))
+    sys.path_importer_cache[str(tmp_path)] = finder
+    modwrite.invalidate_caches(tmp_path / "m.py")
+    assert sys.path_importer_cache[str(tmp_path)] is finder
+    assert finder.hits == 0

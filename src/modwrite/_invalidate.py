@@ -174,18 +174,36 @@ class Landing:
         self.mtime_after = mtime_after
 
 
-def _fresh(finder: Any) -> Any:
-    """A copy of *finder* whose listing is forgotten.
+#: Finder classes replaced by a copy rather than reset in place: CPython's
+#: and modwrite's FileFinder, whose whole state is their ``__dict__``.
+#: Subclasses (which may keep state elsewhere) are reset in place.
+_COPIED = (importlib.machinery.FileFinder, _machinery.FileFinder)
 
-    The copy replaces the finder in :data:`sys.path_importer_cache`: a
-    lookup that another thread began before the landing may still store, in
-    the *old* object, the directory mtime it read before the landing with a
-    listing taken before it, which would make that stale listing look
-    current; the cache no longer holds that object (G1 under threads)."""
-    clone = object.__new__(type(finder))
-    clone.__dict__.update(finder.__dict__)
-    clone.invalidate_caches()
-    return clone
+
+def _replace_finder(key: str, finder: Any, leaf: str, landing: Landing | None) -> None:
+    """Put a copy of *finder* whose listing is forgotten (or, after
+    modwrite's own write, updated) in its place in the cache, and reset the
+    old object too.
+
+    Why a copy: a lookup that another thread began before the landing may
+    still store, in the finder it holds, the directory mtime it read before
+    the landing together with a listing taken before it, which makes the
+    stale listing look current; the cache no longer holds that object (G1
+    under threads).  Why reset the old object as well: code that kept it
+    (``pkgutil.get_importer``) sees the change too."""
+    fresh = object.__new__(type(finder))
+    fresh.__dict__.update(finder.__dict__)
+    finder.invalidate_caches()
+    if (
+        landing is not None
+        and landing.mtime_before is not None
+        and landing.mtime_after is not None
+        and isinstance(fresh, _machinery.FileFinder)
+    ):
+        fresh.note_own_write(leaf, landing.mtime_before, landing.mtime_after)
+    else:
+        fresh.invalidate_caches()
+    sys.path_importer_cache[key] = fresh
 
 
 def _invalidate_path(target: str, *, is_dir: bool, landing: Landing | None = None) -> None:
@@ -193,9 +211,9 @@ def _invalidate_path(target: str, *, is_dir: bool, landing: Landing | None = Non
     the finders of *target* (a directory) and of its parent, then the
     ``None`` entries of *target* and its ancestors.
 
-    :class:`importlib.machinery.FileFinder` instances (modwrite's too) are
-    replaced by fresh copies (see :func:`_fresh`); with a *landing* that
-    knows the directory's mtimes, modwrite's finders then add the entry in
+    CPython's and modwrite's :class:`~importlib.machinery.FileFinder` are
+    replaced by fresh copies (see :func:`_replace_finder`); with a *landing*
+    that knows the directory's mtimes, modwrite's finder adds the entry in
     O(1) (:meth:`modwrite.machinery.FileFinder.note_own_write`) instead of
     reading the directory again.  Other finders are asked to
     ``invalidate_caches()``."""
@@ -209,16 +227,8 @@ def _invalidate_path(target: str, *, is_dir: bool, landing: Landing | None = Non
         finder = cache.get(key, _MISSING)
         if finder is None:
             del cache[key]
-        elif isinstance(finder, importlib.machinery.FileFinder) and hasattr(finder, "__dict__"):
-            fresh = cache[key] = _fresh(finder)
-            if (
-                landing is not None
-                and landing.mtime_before is not None
-                and landing.mtime_after is not None
-                and isinstance(fresh, _machinery.FileFinder)
-            ):
-                fresh._path_mtime = getattr(finder, "_path_mtime", -1.0)
-                fresh.note_own_write(leaf, landing.mtime_before, landing.mtime_after)
+        elif type(finder) in _COPIED:
+            _replace_finder(key, finder, leaf, landing)
         elif finder is not _MISSING and hasattr(finder, "invalidate_caches"):
             finder.invalidate_caches()
     if _index.negative:
