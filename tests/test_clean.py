@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,10 +17,10 @@ from unittest import mock
 import pytest
 
 import modwrite
-from modwrite import _cli, _package, _tempnames
+from modwrite import _clean, _cli, _lock, _package, _tempnames
 from modwrite._tempnames import PARKED_MARKER, TEMP_MARKER, TRASH_MARKER
 
-from .conftest import leftovers
+from .conftest import child_env, leftovers
 from .faults import run_in_child
 
 
@@ -121,8 +122,8 @@ def test_trash_goes_at_once_whoever_made_it(root: Path, live_writer: int) -> Non
 # -- item 1: the newest parked tree wins ---------------------------------------------
 
 
-def _parked(root: Path, version: str, created_ns: int, pid: int) -> Path:
-    container = root / _name_of("pkg", PARKED_MARKER, pid=pid, start="0", created_ns=created_ns)
+def _parked(root: Path, version: str, created_ns: int, pid: int, start: str = "0") -> Path:
+    container = root / _name_of("pkg", PARKED_MARKER, pid=pid, start=start, created_ns=created_ns)
     (container / "pkg").mkdir(parents=True)
     (container / "pkg" / "__init__.py").write_text(f"V = {version!r}\n")
     return container
@@ -145,7 +146,8 @@ def test_the_newest_parked_tree_is_put_back(root: Path, order: str) -> None:
 
 def test_a_parked_tree_beside_its_package_is_removed_not_restored(root: Path) -> None:
     modwrite.write_package("pkg", {"__init__": "V = 'current'\n"}, root=root)
-    _parked(root, "older", time.time_ns(), os.getpid())  # even a live writer's: under the lock
+    live = _tempnames.this_writer()
+    _parked(root, "older", time.time_ns(), os.getpid(), start=live.start)  # a live writer's
     modwrite.clean(root)
     assert (root / "pkg" / "__init__.py").read_text() == "V = 'current'\n"
     assert leftovers(root) == []
@@ -254,3 +256,133 @@ def test_dry_run_changes_nothing(root: Path, capsys: pytest.CaptureFixture[str])
     assert _cli.main(["clean", str(root), "--dry-run"]) == 0
     assert "would remove" in capsys.readouterr().out
     assert (root / name).exists()
+
+
+# -- review: parked trees under the lock, on other hosts, without flock ------------------
+
+
+def test_a_live_writers_parked_tree_of_a_missing_package_is_put_back_under_the_lock(
+    root: Path,
+) -> None:
+    """After a double fault (neither rename worked) the writer lives on and
+    its package is missing: under the directory's flock no writer can be
+    between its renames, so clean puts the tree back although its writer is
+    alive."""
+    start = _tempnames.this_writer().start
+    container = root / _name_of(
+        "pkg", PARKED_MARKER, pid=os.getpid(), start=start, created_ns=time.time_ns()
+    )
+    (container / "pkg").mkdir(parents=True)
+    (container / "pkg" / "__init__.py").write_text("V = 'parked'\n")
+    report = modwrite.clean(root)
+    assert report.restored == [(str(container), str(root / "pkg"))]
+    assert (root / "pkg" / "__init__.py").read_text() == "V = 'parked'\n"
+    assert leftovers(root) == []
+
+
+def test_without_flock_a_live_writers_parked_tree_is_left_alone(root: Path) -> None:
+    """Where flock is refused (some network filesystems) a live writer may be
+    between its two renames: only a gone writer's parked tree is acted on."""
+    live = _tempnames.this_writer()
+    dead = _dead_pid()
+    now = time.time_ns()
+    for name in ("live", "dead"):
+        (root / name).mkdir()
+    mine = _parked(root / "live", "mine", now, os.getpid(), start=live.start)
+    gone = _parked(root / "dead", "gone", now, dead)
+    refused = OSError(errno.ENOLCK, "No locks available")
+    with mock.patch.object(_lock.fcntl, "flock", side_effect=refused):
+        with pytest.warns(modwrite.ModwriteWarning, match="within this process only"):
+            report = modwrite.clean(root)
+    assert report.restored == [(str(gone), str(root / "dead" / "pkg"))]
+    assert mine.exists() and not (root / "live" / "pkg").exists()
+
+
+def test_another_hosts_parked_tree_waits_for_min_age(root: Path) -> None:
+    """Another host's writer may hold a flock that is local to it (NFS): its
+    parked tree is acted on only once --min-age old, by its name."""
+    young = root / f".pkg.0badc0de-1-abc-{time.time_ns():x}-0{PARKED_MARKER}"
+    (young / "pkg").mkdir(parents=True)
+    assert modwrite.clean(root).restored == []
+    assert young.exists()
+    old = root / f".pkg.0badc0de-1-abc-{time.time_ns() - 7200 * 10**9:x}-1{PARKED_MARKER}"
+    young.rename(old)
+    assert modwrite.clean(root).restored == [(str(old), str(root / "pkg"))]
+
+
+def test_clean_waits_for_a_writer_between_its_renames(root: Path) -> None:
+    """A writer holding the directory's lock between the fallback's two
+    renames: clean blocks on the lock, and once the writer has moved the new
+    tree in, it finds nothing to put back."""
+    modwrite.write_package("pkg", {"__init__": "V = 'old'\n"}, root=root)
+    staging = root / "staging"
+    staging.mkdir()
+    (staging / "__init__.py").write_text("V = 'new'\n")
+    with _lock.directory_lock(str(root)):
+        container = root / _tempnames.temporary_name("pkg", PARKED_MARKER)
+        container.mkdir()
+        (root / "pkg").rename(container / "pkg")  # the first rename: pkg missing
+        cleaner = subprocess.Popen(
+            [sys.executable, "-c", f"import modwrite; modwrite.clean({str(root)!r})"],
+            env=child_env(),
+        )
+        _wait_until_blocked_on_a_lock(cleaner.pid)
+        staging.rename(root / "pkg")  # the second rename: the commit
+        shutil.rmtree(container)
+    assert cleaner.wait(timeout=60) == 0
+    assert (root / "pkg" / "__init__.py").read_text() == "V = 'new'\n"
+    assert leftovers(root) == []
+
+
+def _wait_until_blocked_on_a_lock(pid: int, timeout: float = 60.0) -> None:
+    """Until /proc/locks shows *pid* waiting for a lock (no fixed sleep).
+
+    :raises AssertionError: not within *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if "->" in fields and fields[fields.index("->") + 4] == str(pid):
+                return
+        os.sched_yield()
+    raise AssertionError(f"process {pid} never waited for a lock")
+
+
+def test_an_older_parked_tree_is_not_put_back_over_a_newer_one(root: Path) -> None:
+    """Decided again under the lock: a newer parked tree of the package
+    appeared since the scan, so the older one is removed, not put back."""
+    dead = _dead_pid()
+    now = time.time_ns()
+    older = _parked(root, "A", now - 10**9, dead)
+    (leftover,) = _clean.find_leftovers(str(root))
+    assert leftover.restore_to == str(root / "pkg")
+    newer = _parked(root, "C", now, dead)
+    assert _clean.remove_leftover(leftover) == ("removed", str(older))
+    assert modwrite.clean(root).restored == [(str(newer), str(root / "pkg"))]
+    assert (root / "pkg" / "__init__.py").read_text() == "V = 'C'\n"
+
+
+def test_the_report_says_what_was_done_not_what_the_scan_expected(root: Path) -> None:
+    dead = _dead_pid()
+    container = _parked(root, "A", time.time_ns(), dead)
+    (leftover,) = _clean.find_leftovers(str(root))
+    assert leftover.restore_to is not None
+    modwrite.write_package("pkg", {"__init__": "V = 'written'\n"}, root=root)
+    assert not container.exists()  # the write discarded it
+    assert _clean.remove_leftover(leftover) is None
+    assert (root / "pkg" / "__init__.py").read_text() == "V = 'written'\n"
+
+
+def test_an_unreaped_killed_writer_is_gone(root: Path) -> None:
+    zombie = subprocess.Popen(
+        [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+    )
+    try:
+        state = f"/proc/{zombie.pid}/stat"
+        while Path(state).read_text().rpartition(")")[2].split()[0] != "Z":
+            os.sched_yield()
+        name = _name_of("m.py", TEMP_MARKER, pid=zombie.pid, start="1", created_ns=time.time_ns())
+        (root / name).write_text("partial")
+        assert modwrite.clean(root).removed == [str(root / name)]
+    finally:
+        zombie.wait()

@@ -7,19 +7,26 @@ named by :mod:`modwrite._tempnames`, none importable:
 
 * temporary files and staging trees (:data:`TEMP_MARKER`): removed once
   their writer is gone;
-* parked trees (:data:`PARKED_MARKER`): the old version of a package that
-  was being swapped by two renames.  They are handled under the directory's
-  writers' lock, when no writer can be between its two renames: if the
+* parked trees (:data:`PARKED_MARKER`, see :mod:`modwrite._parked`): the old
+  version of a package that was being swapped by two renames.  If the
   package is missing (its writer died between the renames), the newest
   parked tree of that package is put back; the others are removed;
 * trash (:data:`TRASH_MARKER`): a tree a committed write replaced; removed
   at once, its writer alive or not.
 
-A writer is *gone* when no process of this host has its pid and start time.
-Entries made on another host, boot or PID namespace (a shared network
-filesystem, a container) cannot be checked: they count as left over once
-their name's creation time is *min_age* seconds old.  A temporary entry of a
-living writer is never touched, however old it is.
+A writer is *gone* when no process of this host has its pid and start time
+(a zombie counts as gone).  Entries made on another host, boot or PID
+namespace (a shared network filesystem, a container) cannot be checked:
+they count as left over once their name's creation time is *min_age*
+seconds old.  A temporary entry of a living writer is never touched,
+however old it is.
+
+Parked trees are handled under the directory's writers' lock.  Where that
+lock is a real ``flock``, no writer of this host can be between the two
+renames of its swap while ``clean`` holds it, so this host's parked trees
+are acted on whoever parked them; elsewhere (no ``flock``), and for trees
+parked by another host (whose lock may be local to it, as ``flock`` is on
+NFS), the rules of temporary entries apply.
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ._lock import HAVE_FLOCK, directory_lock
+from ._parked import ParkedTree, parked_trees
 from ._tempnames import (
     PARKED_MARKER,
     TEMP_MARKER,
     TRASH_MARKER,
     EntryName,
     parse,
+    this_writer,
     writer_is_alive,
 )
 
@@ -56,9 +65,7 @@ class Leftover:
     :ivar pid: its writer's pid.
     :ivar age_s: seconds since it was created (from its name; from its mtime
         for names of modwrite 0.1).
-    :ivar restore_to: for the parked tree to put back, where.
-
-    .. versionadded:: 0.2.0
+    :ivar restore_to: for a parked tree expected to be put back, where.
     """
 
     path: str
@@ -71,9 +78,9 @@ class Leftover:
 
 @dataclass
 class CleanReport:
-    """What :func:`modwrite.clean` did.
+    """What :func:`modwrite.clean` did (or, with ``dry_run``, would do).
 
-    :ivar removed: paths removed (or that would be, with ``dry_run``).
+    :ivar removed: paths removed.
     :ivar restored: ``(parked tree, package path)`` pairs put back.
     :ivar failed: ``(path, OSError)`` for each entry that could not be
         removed or put back (a read-only mount, another user's sticky
@@ -101,31 +108,32 @@ def _age_s(entry: EntryName, path: str, now_ns: int) -> float | None:
         return None
 
 
-def _removable(entry: EntryName, age_s: float, min_age: float) -> bool:
-    if entry.marker == TRASH_MARKER:
-        return True
+def _writer_gone(entry: EntryName, age_s: float, min_age: float) -> bool:
     alive = writer_is_alive(entry)
     if alive is None:
         return age_s >= min_age
     return not alive
 
 
-def _parked_tree(container: str, entry: EntryName) -> str | None:
-    """The package tree a parked entry holds: its one entry (modwrite 0.1:
-    the parked entry itself, named after its package)."""
-    if entry.legacy:
-        return container
-    try:
-        names = os.listdir(container)
-    except OSError:
-        return None
-    return os.path.join(container, names[0]) if len(names) == 1 else None
+def _may_settle(parked: ParkedTree, *, exclusive: bool, min_age: float, now_ns: int) -> bool:
+    """May ``clean`` act on *parked*, holding its directory's lock (a real
+    ``flock`` when *exclusive*)?"""
+    age = _age_s(parked.entry, parked.container, now_ns)
+    if age is None:
+        return False
+    if parked.entry.node and parked.entry.node != this_writer().node:
+        return age >= min_age  # another host: its flock may be its own
+    return exclusive or _writer_gone(parked.entry, age, min_age)
+
+
+def _is_dir(path: str) -> bool:
+    return os.path.isdir(path) and not os.path.islink(path)
 
 
 def find_leftovers(root: str, *, min_age: float = DEFAULT_MIN_AGE_S) -> Iterator[Leftover]:
-    """Yield the entries under *root* that :func:`remove_leftover` may act
-    on; of each package's parked trees, the newest comes first, with
-    ``restore_to`` when the package is missing.
+    """Yield the entries under *root* that ``clean`` would act on now: a
+    parked tree comes with ``restore_to`` when it would be put back.
+    (``clean`` decides again for parked trees under the directory's lock.)
 
     :param root: directory searched, recursively (symlinks not followed;
         modwrite's own entries are not entered).
@@ -136,107 +144,90 @@ def find_leftovers(root: str, *, min_age: float = DEFAULT_MIN_AGE_S) -> Iterator
     now_ns = time.time_ns()
     os.listdir(root)  # raise for an unreadable root, as os.walk would not
     for dirpath, dirnames, filenames in os.walk(root):
-        parked: list[tuple[EntryName, Leftover]] = []
         for name in [*dirnames, *filenames]:
             entry = parse(name)
-            if entry is None:
+            if entry is None or entry.marker == PARKED_MARKER:
                 continue
             path = os.path.join(dirpath, name)
             age = _age_s(entry, path, now_ns)
             if age is None:
                 continue
-            is_dir = os.path.isdir(path) and not os.path.islink(path)
-            leftover = Leftover(path, _KINDS[entry.marker], is_dir, entry.pid, age)
-            if entry.marker == PARKED_MARKER:
-                if _PARKED_UNDER_LOCK or _removable(entry, age, min_age):
-                    parked.append((entry, leftover))
-            elif _removable(entry, age, min_age):
-                yield leftover
-        yield from _parked_in_order(dirpath, parked)
+            if entry.marker == TRASH_MARKER or _writer_gone(entry, age, min_age):
+                yield Leftover(path, _KINDS[entry.marker], _is_dir(path), entry.pid, age)
+        yield from _parked_leftovers(dirpath, min_age, now_ns)
         dirnames[:] = [d for d in dirnames if parse(d) is None]
 
 
-#: Where writers lock directories with flock (POSIX), a parked tree is acted
-#: on under its directory's lock, when no writer can be between the two
-#: renames of its swap, whoever parked it.  Elsewhere only the writers of
-#: one process exclude each other, and a live writer's parked tree is left.
-_PARKED_UNDER_LOCK = HAVE_FLOCK
-
-
-def _parked_in_order(dirpath: str, parked: list[tuple[EntryName, Leftover]]) -> Iterator[Leftover]:
-    """The parked trees of one directory, newest first; the newest of each
-    package whose path is missing comes with ``restore_to``."""
+def _parked_leftovers(directory: str, min_age: float, now_ns: int) -> Iterator[Leftover]:
+    try:
+        trees = parked_trees(directory)
+    except OSError:
+        return
     restoring: set[str] = set()
-    for entry, leftover in sorted(
-        parked, key=lambda p: (p[0].created_ns or 0, p[0].serial), reverse=True
-    ):
-        tree = _parked_tree(leftover.path, entry)
-        if tree is not None:
-            leaf = entry.hint if entry.legacy else os.path.basename(tree)
-            target = os.path.join(dirpath, leaf)
-            if target not in restoring and not os.path.lexists(target):
-                restoring.add(target)
-                leftover = Leftover(
-                    leftover.path, "parked", True, leftover.pid, leftover.age_s, target
-                )
-        yield leftover
+    for parked in trees:  # newest first
+        if not _may_settle(parked, exclusive=HAVE_FLOCK, min_age=min_age, now_ns=now_ns):
+            if parked.leaf is not None:
+                restoring.add(parked.leaf)  # the newest is not ours to restore
+            continue
+        target = None
+        if parked.leaf is not None and parked.leaf not in restoring:
+            restoring.add(parked.leaf)
+            candidate = os.path.join(directory, parked.leaf)
+            if not os.path.lexists(candidate):
+                target = candidate
+        age = _age_s(parked.entry, parked.container, now_ns) or 0.0
+        yield Leftover(
+            parked.container, "parked", _is_dir(parked.container), parked.entry.pid, age, target
+        )
 
 
-def remove_leftover(leftover: Leftover) -> None:
-    """Remove *leftover*, or put a parked package back where it belongs.
+def remove_leftover(
+    leftover: Leftover, *, min_age: float = DEFAULT_MIN_AGE_S
+) -> tuple[str, str] | None:
+    """Act on *leftover*: remove it, or, for a parked tree, decide again under
+    its directory's lock and put it back if it is the newest of a package
+    that is still missing.
 
-    A parked tree is handled under its directory's writers' lock: it is put
-    back if its package is still missing then and no newer parked tree of
-    that package exists, removed otherwise.  An entry gone meanwhile is not
-    an error.
-
+    :returns: ``("removed", path)``, ``("restored", package path)``, or
+        ``None`` when nothing was done (gone meanwhile, or a parked tree no
+        longer ours to act on).
     :raises OSError: the entry could not be removed or put back.
     """
     try:
         if leftover.kind == "parked":
-            _settle_parked(leftover)
-        elif leftover.is_dir:
+            return _settle_parked(leftover.path, min_age)
+        if leftover.is_dir:
             shutil.rmtree(leftover.path)
         else:
             os.unlink(leftover.path)
     except FileNotFoundError:
-        pass
+        return None
+    return ("removed", leftover.path)
 
 
-def _settle_parked(leftover: Leftover) -> None:
-    parent, name = os.path.split(leftover.path)
-    entry = parse(name)
-    if entry is None:  # pragma: no cover - found by its name
-        return
-    with directory_lock(parent):
-        tree = _parked_tree(leftover.path, entry)
-        if tree is None:  # gone, or emptied by a writer meanwhile
-            if os.path.lexists(leftover.path):
-                shutil.rmtree(leftover.path)
-            return
-        leaf = entry.hint if entry.legacy else os.path.basename(tree)
-        target = os.path.join(parent, leaf)
-        if not os.path.lexists(target) and _is_newest(parent, leaf, entry):
-            os.rename(tree, target)
-            if tree == leftover.path:  # modwrite 0.1: nothing left to remove
-                return
-        shutil.rmtree(leftover.path)
-
-
-def _is_newest(directory: str, leaf: str, entry: EntryName) -> bool:
-    """Is *entry* the newest parked tree of *leaf* in *directory*?"""
-    key = (entry.created_ns or 0, entry.serial)
-    for name in os.listdir(directory):
-        other = parse(name)
-        if other is None or other.marker != PARKED_MARKER or other == entry:
-            continue
-        tree = _parked_tree(os.path.join(directory, name), other)
-        if tree is None:
-            continue
-        other_leaf = other.hint if other.legacy else os.path.basename(tree)
-        if other_leaf == leaf and (other.created_ns or 0, other.serial) > key:
-            return False
-    return True
+def _settle_parked(container: str, min_age: float) -> tuple[str, str] | None:
+    directory = os.path.dirname(container)
+    with directory_lock(directory) as locked:
+        now_ns = time.time_ns()
+        trees = parked_trees(directory)
+        mine = next((p for p in trees if p.container == container), None)
+        if mine is None or not _may_settle(
+            mine, exclusive=locked.exclusive, min_age=min_age, now_ns=now_ns
+        ):
+            return None
+        newest = next((p for p in trees if p.leaf == mine.leaf), None)
+        if mine.tree is not None and mine.leaf is not None and newest is mine:
+            target = os.path.join(directory, mine.leaf)
+            if not os.path.lexists(target):
+                os.rename(mine.tree, target)
+                if not mine.entry.legacy:  # modwrite 0.1's container was the tree
+                    shutil.rmtree(container)
+                return ("restored", target)
+        if _is_dir(container):
+            shutil.rmtree(container)
+        else:
+            os.unlink(container)
+        return ("removed", container)
 
 
 def clean(
@@ -248,9 +239,10 @@ def clean(
     """Remove the entries interrupted writes left under *root*, and put back
     packages a crash left missing (see ``modwrite clean``).
 
-    Entries of a writer process that is still alive are never touched; trash
-    (trees a committed write replaced) is removed whoever made it.  Safe to
-    run beside live writers, e.g. from cron.
+    Temporary entries of a writer process that is still alive are never
+    touched; trash (trees a committed write replaced) is removed whoever
+    made it; parked trees are handled under their directory's writers' lock.
+    Safe to run beside live writers, e.g. from cron.
 
     :param root: the directory to clean, recursively (``str`` or path-like).
     :param min_age: seconds after which an entry made on another host or in
@@ -265,14 +257,23 @@ def clean(
     """
     report = CleanReport()
     for leftover in find_leftovers(os.fspath(root), min_age=min_age):
-        if not dry_run:
+        done: tuple[str, str] | None
+        if dry_run:
+            done = (
+                ("restored", leftover.restore_to)
+                if leftover.restore_to
+                else ("removed", leftover.path)
+            )
+        else:
             try:
-                remove_leftover(leftover)
+                done = remove_leftover(leftover, min_age=min_age)
             except OSError as exc:
                 report.failed.append((leftover.path, exc))
                 continue
-        if leftover.restore_to is not None:
-            report.restored.append((leftover.path, leftover.restore_to))
+        if done is None:
+            continue
+        if done[0] == "restored":
+            report.restored.append((leftover.path, done[1]))
         else:
-            report.removed.append(leftover.path)
+            report.removed.append(done[1])
     return report

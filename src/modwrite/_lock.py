@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import io
 import os
 import threading
@@ -59,11 +58,14 @@ class LockedDirectory:
     joined paths elsewhere; the results are the same.
     """
 
-    __slots__ = ("fd", "path")
+    __slots__ = ("exclusive", "fd", "path")
 
-    def __init__(self, path: str, fd: int | None) -> None:
+    def __init__(self, path: str, fd: int | None, *, exclusive: bool = True) -> None:
         self.path = path
         self.fd = fd if _DIR_FD else None
+        #: Do writers of other processes wait for this lock (``flock`` held)?
+        #: ``False`` where only this process's threads are serialized.
+        self.exclusive = exclusive
 
     def join(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -102,13 +104,15 @@ class LockedDirectory:
 
     def open_new(self, name: str) -> io.FileIO:
         """Create *name* exclusively (``O_EXCL``, mode 0o666 under the umask,
-        as :func:`open` does); return it open for writing, unbuffered.
-
-        The opener is a C callable: the file object owns the descriptor as
-        soon as ``open(2)`` returns."""
+        as :func:`open` does); return it open for writing, unbuffered.  The
+        file object owns the descriptor; nothing else closes it."""
         if self.fd is None:  # pragma: no cover - no dir_fd support
             return io.FileIO(self.join(name), "xb")
-        return io.FileIO(name, "xb", opener=functools.partial(os.open, mode=0o666, dir_fd=self.fd))
+        return io.FileIO(name, "xb", opener=self._open_at)
+
+    def _open_at(self, name: str, flags: int) -> int:
+        assert self.fd is not None
+        return os.open(name, flags, 0o666, dir_fd=self.fd)
 
     def replace(self, src: str, dst: str) -> None:
         if self.fd is None:  # pragma: no cover - no dir_fd support
@@ -151,18 +155,19 @@ def directory_lock(
     """
     if fcntl is None:  # pragma: no cover - Windows
         with _thread_lock(directory):
-            yield LockedDirectory(directory, None)
+            yield LockedDirectory(directory, None, exclusive=False)
         return
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
     while True:
         try:
             fd = os.open(directory, flags)
         except PermissionError as exc:
+            os.stat(directory)  # EACCES on the path itself: raise that
             # A directory this user may search and write but not read (0333):
             # no descriptor to flock.  Serialize this process's writers only.
             _warn_no_flock(directory, exc)
             with _thread_lock(directory):
-                yield LockedDirectory(directory, None)
+                yield LockedDirectory(directory, None, exclusive=False)
             return
         try:
             try:
@@ -174,7 +179,7 @@ def directory_lock(
             except OSError as exc:  # pragma: no cover - flock refused (some NFS setups)
                 _warn_no_flock(directory, exc)
                 with _thread_lock(directory):
-                    yield LockedDirectory(directory, fd)
+                    yield LockedDirectory(directory, fd, exclusive=False)
                 return
             locked, current = os.fstat(fd), os.stat(directory)
             if (locked.st_dev, locked.st_ino) == (current.st_dev, current.st_ino):

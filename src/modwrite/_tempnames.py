@@ -157,16 +157,19 @@ def _base36(value: int) -> str:
 
 def start_time(pid: int) -> str | None:
     """The start time of process *pid* (base 36 clock ticks since boot), ``"0"``
-    where the system does not say, ``None`` when there is no such process."""
+    where the system does not say, ``None`` when there is no such process
+    (or only its zombie: a writer killed and not yet reaped is gone)."""
     if not sys.platform.startswith("linux"):
         return "0"
     stat = _read(f"/proc/{pid}/stat")
     if not stat:
         return None
-    # Field 22 (starttime); the command name (field 2) may hold spaces and
-    # parentheses, so count from the last ")".
+    # Field 3 is the state, field 22 the start time; the command name
+    # (field 2) may hold spaces and parentheses, so count from the last ")".
     fields = stat.rpartition(")")[2].split()
     try:
+        if fields[0] in ("Z", "X"):
+            return None
         return _base36(int(fields[19]))
     except (IndexError, ValueError):  # pragma: no cover - a /proc of another shape
         return "0"
@@ -213,9 +216,12 @@ def writer_is_alive(entry: EntryName) -> bool | None:
         return False
     except OSError:  # EPERM: alive, another user's
         pass
-    if not entry.start or entry.start == "0":
+    started = start_time(entry.pid)
+    if started is None:
+        return False
+    if not entry.start or entry.start == "0" or started == "0":
         return True
-    return start_time(entry.pid) == entry.start
+    return started == entry.start
 
 
 # -- names ----------------------------------------------------------------------------
