@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modwrite import _atomic, _cli
+from modwrite import _cli, _tempnames
 
 from .conftest import child_env
 
@@ -112,11 +112,11 @@ def test_clean_removes_only_dead_writers_leftovers_of_modwrite_0_1(tmp_path: Pat
     )
     dead_pid = int(dead.stdout)
     (tmp_path / "pkg").mkdir()
-    stale_file = tmp_path / "pkg" / f".m.py.{dead_pid}-abcd{_atomic.TEMP_MARKER}"
+    stale_file = tmp_path / "pkg" / f".m.py.{dead_pid}-abcd{_tempnames.TEMP_MARKER}"
     stale_file.write_text("partial")
-    stale_dir = tmp_path / f".pkg.{dead_pid}-beef{_atomic.TEMP_MARKER}"
+    stale_dir = tmp_path / f".pkg.{dead_pid}-beef{_tempnames.TEMP_MARKER}"
     (stale_dir / "sub").mkdir(parents=True)
-    live = tmp_path / f".m.py.{os.getpid()}-cafe{_atomic.TEMP_MARKER}"
+    live = tmp_path / f".m.py.{os.getpid()}-cafe{_tempnames.TEMP_MARKER}"
     live.write_text("in progress")
     keep = tmp_path / "pkg" / "m.py"
     keep.write_text("")

@@ -261,6 +261,7 @@ def _run_alive(scenario: Scenario, expected: Expected, base: Path, injection: In
     scenario.setup(root)
     sys.path.insert(0, str(root))
     fds = open_fds()
+    sigterm_handler = signal.getsignal(signal.SIGTERM)
     raised: BaseException | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -299,6 +300,7 @@ def _run_alive(scenario: Scenario, expected: Expected, base: Path, injection: In
     for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
         assert lock_is_free(directory), (where, directory)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, where
+    assert signal.getsignal(signal.SIGTERM) is sigterm_handler, where
     if state == len(expected.states) - 1:
         _check_imports(scenario, root, "new!")
     sys.path.remove(str(root))

@@ -16,7 +16,7 @@ from unittest import mock
 import pytest
 
 import modwrite
-from modwrite import _atomic
+from modwrite import _atomic, _tempnames
 
 from .conftest import leftovers
 
@@ -228,9 +228,9 @@ def test_temporary_names_are_never_importable_nor_listed(root: Path) -> None:
     import inspect
     import pkgutil
 
-    name = _atomic.temporary_name("mod.py")
+    name = _tempnames.temporary_name("mod.py")
     (root / name).write_text("x = 1\n")
-    (root / _atomic.temporary_name("pkg")).mkdir()
+    (root / _tempnames.temporary_name("pkg")).mkdir()
     assert [m.name for m in pkgutil.iter_modules([str(root)])] == []
     assert inspect.getmodulename(name) is None  # no suffix a finder would match
 

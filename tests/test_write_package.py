@@ -13,7 +13,7 @@ from unittest import mock
 import pytest
 
 import modwrite
-from modwrite import _package
+from modwrite import _package, _write
 
 from .conftest import leftovers
 
@@ -288,3 +288,48 @@ def test_bad_input_keeps_the_old_package(
         modwrite.write_package(unique_name, {"__init__": "V = (\n"}, root=root)
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
     assert (root / unique_name / "__init__.py").read_text() == "V = 1\n"
+
+
+def test_a_module_write_into_a_subpackage_being_replaced_lands_in_the_new_tree(
+    root: Path,
+) -> None:
+    """[review] write_module("pkg.sub.m") racing write_package("pkg") landed
+    in the old ``sub`` (only ``pkg``'s own lock was taken) and returned a
+    path that no longer existed."""
+    from .test_clean import _wait_until_blocked_on_a_lock
+
+    modwrite.write_package("pkg", {"__init__": "", "sub": {"__init__.py": ""}}, root=root)
+    staged, resume = threading.Event(), threading.Event()
+    real_stage = _write.stage
+
+    def stage_then_wait(*args: object, **kwargs: object) -> str:
+        path = real_stage(*args, **kwargs)  # type: ignore[arg-type]
+        staged.set()
+        assert resume.wait(30)
+        return path
+
+    package = threading.Thread(
+        target=modwrite.write_package,
+        args=("pkg", {"__init__": "", "sub": {"__init__.py": "NEW = 1\n"}}),
+        kwargs={"root": root, "visibility": "process"},
+    )
+    module = threading.Thread(
+        target=modwrite.write_module,
+        args=("pkg.sub.m", "M = 1\n"),
+        kwargs={"root": root, "visibility": "process"},
+    )
+    with mock.patch.object(_write, "stage", side_effect=stage_then_wait):
+        package.start()
+        assert staged.wait(30)  # the package writer holds its locks
+        module.start()
+        while module.is_alive():
+            try:
+                _wait_until_blocked_on_a_lock(os.getpid(), timeout=0.2)
+                break
+            except AssertionError:
+                continue
+        resume.set()
+        package.join(30)
+        module.join(30)
+    assert (root / "pkg" / "sub" / "__init__.py").read_text() == "NEW = 1\n"
+    assert (root / "pkg" / "sub" / "m.py").read_text() == "M = 1\n"

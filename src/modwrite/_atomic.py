@@ -27,17 +27,9 @@ from typing import IO, Any
 from atomicwrites import AtomicWriter
 
 from ._lock import LockedDirectory
-from ._tempnames import PARKED_MARKER, TEMP_MARKER, TRASH_MARKER, temporary_name
+from ._tempnames import temporary_name
 
-__all__ = [
-    "PARKED_MARKER",
-    "TEMP_MARKER",
-    "TRASH_MARKER",
-    "chmod",
-    "fsync_directory",
-    "temporary_name",
-    "write_atomic",
-]
+__all__ = ["chmod", "fsync_directory", "write_atomic"]
 
 
 def chmod(fd: int, path: str, mode_bits: int) -> None:

@@ -26,6 +26,7 @@ from pathlib import PurePosixPath
 from ._atomic import chmod, fsync_directory
 from ._exchange import exchange
 from ._interrupts import deferred_signals
+from ._parked import parked_trees
 from ._stamp import SOURCE_SUFFIXES, Stamp, make_stamp_unique, recently_dropped, stamp_of
 from ._tempnames import PARKED_MARKER, TRASH_MARKER, parse, temporary_name
 from ._tree import FlatTree
@@ -37,6 +38,7 @@ __all__ = [
     "old_files",
     "remove_trash",
     "remove_tree",
+    "restore_parked",
     "stage",
     "swap_in",
     "to_trash",
@@ -73,18 +75,13 @@ def old_files(top: str) -> dict[PurePosixPath, OldFile]:
 
 def newest_parked(directory: str, leaf: str) -> str | None:
     """The tree of *leaf* most recently parked in *directory* (a fallback
-    swap that did not finish), or ``None``."""
-    best: tuple[int, int, str] | None = None
-    for name in os.listdir(directory):
-        entry = parse(name)
-        if entry is None or entry.marker != PARKED_MARKER:
-            continue
-        tree = os.path.join(directory, name, leaf)
-        if os.path.lexists(tree):
-            key = (entry.created_ns or 0, entry.serial, tree)
-            if best is None or key > best:
-                best = key
-    return None if best is None else best[2]
+    swap that did not finish), or ``None`` (also when *directory* cannot be
+    listed: one the writer may search but not read)."""
+    try:
+        trees = parked_trees(directory, leaf)
+    except OSError:
+        return None
+    return trees[0].tree if trees else None
 
 
 def stage(
@@ -228,24 +225,30 @@ def to_trash(replaced: str, target: str) -> tuple[str, str]:
 
 
 def trash_stale_parked(parent: str, leaf: str) -> list[str]:
-    """After a commit, move the parked trees of *leaf* that earlier,
-    unfinished swaps left in *parent* to trash (under the parent's lock: no
+    """Move the parked trees of *leaf* that unfinished swaps left in
+    *parent* to trash (after a commit of *leaf*, under the parent's lock: no
     live writer is between its renames).  Never raises."""
-    trashed: list[str] = []
     try:
-        names = os.listdir(parent)
+        trees = parked_trees(parent, leaf)
     except OSError:
-        return trashed
-    for name in names:
-        entry = parse(name)
-        path = os.path.join(parent, name)
-        if (
-            entry is not None
-            and entry.marker == PARKED_MARKER
-            and os.path.lexists(os.path.join(path, leaf))
-        ):
-            trashed.append(to_trash(path, os.path.join(parent, leaf))[0])
-    return trashed
+        return []
+    return [to_trash(parked.container, os.path.join(parent, leaf))[0] for parked in trees]
+
+
+def restore_parked(parent: str, leaf: str) -> bool:
+    """Under the parent's lock, with *leaf* missing: move the newest parked
+    tree of *leaf* back and trash the older ones (what ``modwrite clean``
+    would do).  Returns whether a tree was put back.
+
+    :raises OSError: the tree could not be moved back.
+    """
+    trees = parked_trees(parent, leaf)
+    if not trees or trees[0].tree is None:
+        return False
+    os.rename(trees[0].tree, os.path.join(parent, leaf))
+    for parked in trees:
+        remove_tree(to_trash(parked.container, os.path.join(parent, leaf))[0])
+    return True
 
 
 def tree_mtimes(top: str) -> dict[str, float]:

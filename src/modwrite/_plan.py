@@ -21,18 +21,13 @@ import importlib.machinery
 import os
 import stat
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Literal, Union, cast
 
 from ._lock import LockedDirectory
 from ._names import str_path
-from .errors import (
-    ArgumentTypeError,
-    InvalidArgument,
-    ModuleConflictError,
-    ModuleWriteError,
-    ModwriteError,
-)
+from ._parked import parked_trees
+from ._steps import write_error
+from .errors import ArgumentTypeError, InvalidArgument, ModuleConflictError, ModuleWriteError
 
 __all__ = [
     "PathArg",
@@ -45,7 +40,6 @@ __all__ = [
     "check_package_conflicts",
     "check_timeout",
     "plan",
-    "step",
 ]
 
 #: A filesystem path: ``str`` or ``str`` path-like.
@@ -122,40 +116,6 @@ def absolute_root(root: object) -> str:
     if "\0" in path:
         raise InvalidArgument(f"root must not contain NUL characters: {path!r}")
     return os.path.abspath(path)
-
-
-# -- errors --------------------------------------------------------------------
-
-
-class step:
-    """Turn an :class:`OSError` raised in the block into the
-    :class:`~modwrite.ModuleWriteError` that says what was being done
-    (modwrite's own errors pass through)."""
-
-    __slots__ = ("doing", "path")
-
-    def __init__(self, doing: str, path: str) -> None:
-        self.doing = doing
-        self.path = path
-
-    def __enter__(self) -> step:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if isinstance(exc, OSError) and not isinstance(exc, ModwriteError):
-            raise write_error(exc, self.doing, self.path) from None
-
-
-def write_error(exc: OSError, doing: str, path: str) -> ModuleWriteError:
-    """The :class:`~modwrite.ModuleWriteError` for *exc*, raised while
-    *doing* (``"create a file in the directory"``, ...) at *path*."""
-    reason = exc.strerror or str(exc)
-    return ModuleWriteError(exc.errno or errno.EIO, f"cannot {doing} ({reason})", path)
 
 
 def _lookup(path: str, *, follow: bool) -> os.stat_result | None:
@@ -252,7 +212,7 @@ def plan(root: str, packages: tuple[str, ...], options: WriteOptions) -> Plan:
                 raise ModuleWriteError(
                     errno.ENOTDIR, f"parent package {dotted!r} is not a directory", directory
                 )
-        if not options.parents:
+        if not options.parents and not (not missing and _parked_here(directory)):
             raise ModuleWriteError(
                 errno.ENOENT,
                 f"parent package {dotted!r} does not exist (parents=True / --parents creates it)",
@@ -265,6 +225,16 @@ def plan(root: str, packages: tuple[str, ...], options: WriteOptions) -> Plan:
             )
         missing.append((directory, True))
     return Plan(directory, anchor, tuple(missing))
+
+
+def _parked_here(package: str) -> bool:
+    """Is *package* missing because a swap left its tree parked (the write
+    puts it back first, see ``_write._land_chain``)?"""
+    parent, leaf = os.path.split(package)
+    try:
+        return bool(parked_trees(parent, leaf))
+    except OSError:
+        return False
 
 
 # -- conflicts (checked under the lock) --------------------------------------------

@@ -52,6 +52,7 @@ from ._package import (
     old_files,
     remove_trash,
     remove_tree,
+    restore_parked,
     stage,
     swap_in,
     to_trash,
@@ -68,11 +69,11 @@ from ._plan import (
     check_module_conflicts,
     check_package_conflicts,
     plan,
-    step,
 )
 from ._settle import DEFAULT_VISIBILITY_TIMEOUT_S, Floors, make_visible
 from ._source import Source, encode_source
 from ._stamp import Stamp, make_stamp_unique, remember_dropped, stamp_of
+from ._steps import step
 from ._tree import FileTree, FlatTree, flatten
 from .errors import ModuleWriteError, PostCommitWarning
 
@@ -282,6 +283,24 @@ def _land_module(
         return landed
 
 
+def _put_back_parked(locked: LockedDirectory, leaf: str) -> None:
+    """*leaf* is missing and a swap left its old tree parked (its writer died
+    between the two renames of the fallback): put the tree back before
+    writing into it, as ``modwrite clean`` would.  Only under a real
+    ``flock``, which no writer between its renames can be holding.
+
+    :raises ModuleWriteError: without ``flock`` here (nothing changed).
+    """
+    if not locked.exclusive:
+        raise ModuleWriteError(
+            errno.EBUSY,
+            f"package {leaf!r} is missing and its old tree is parked: a swap is in "
+            "progress, or crashed (`modwrite clean` puts it back)",
+            locked.join(leaf),
+        )
+    restore_parked(locked.path, leaf)
+
+
 def _chain_tree(where: Plan, entries: FlatTree) -> FlatTree:
     """*entries* (relative to ``where.directory``) with the missing
     directories above them, relative to the first missing one."""
@@ -316,6 +335,11 @@ def _land_chain(
         with step("look up entries of the directory", anchor):
             if locked.lookup(head_leaf) is not None:
                 return None
+            if newest_parked(anchor, head_leaf) is not None:
+                _put_back_parked(locked, head_leaf)
+                return None
+            if where.missing[0][1] and not options.parents:
+                return None  # planned for a parked tree that is gone: plan again
         with step("create a directory in", anchor):
             staging = stage(
                 anchor,
@@ -433,6 +457,17 @@ def write_package(
     return Path(target)
 
 
+def _tree_directories(top: str) -> list[str]:
+    """*top* and every directory below it, parents first: the order locks are
+    taken in (as every writer takes them, so none waits for another in a
+    cycle)."""
+    found = []
+    for dirpath, dirnames, _files in os.walk(top):
+        found.append(dirpath)
+        dirnames.sort()
+    return found
+
+
 def _land_package(
     parent: str,
     leaf: str,
@@ -442,9 +477,10 @@ def _land_package(
     signals: deferred_signals,
 ) -> _Landed | None:
     """Check conflicts, build the tree beside *leaf* and swap it in, under
-    the parent's lock and the old package's own (so that a write_module()
-    into the old package waits and then lands in the new one); ``None`` if
-    the parent vanished or something else took *leaf* meanwhile."""
+    the parent's lock and the locks of every directory of the old package
+    (so that a write_module() into any of them waits, then lands in the new
+    tree); ``None`` if the parent vanished or something else took *leaf*
+    meanwhile."""
     target = os.path.join(parent, leaf)
     with ExitStack() as stack:
         locked = _lock(stack, parent, signals)
@@ -454,10 +490,11 @@ def _land_package(
             replace = check_package_conflicts(locked, leaf, name)
         if replace:
             with step("open the package directory", target):
-                try:
-                    stack.enter_context(directory_lock(target, signals))
-                except (FileNotFoundError, NotADirectoryError):  # pragma: no cover - not ours
-                    pass
+                for directory in _tree_directories(target):
+                    try:
+                        stack.enter_context(directory_lock(directory, signals))
+                    except (FileNotFoundError, NotADirectoryError):  # pragma: no cover
+                        pass
         with step("read the old package's files", target):
             old_tree = target if replace else newest_parked(parent, leaf)
             old = old_files(old_tree) if old_tree is not None else {}
@@ -476,7 +513,11 @@ def _land_package(
                 replaced = swap_in(staging, target, replace=replace)
         except BaseException as exc:
             remove_tree(staging)
-            if isinstance(exc, ModuleWriteError) and exc.errno == errno.EEXIST and not replace:
+            if (
+                isinstance(exc, ModuleWriteError)
+                and exc.errno in (errno.EEXIST, errno.ENOTEMPTY)
+                and not replace
+            ):
                 return None
             raise
         # -- committed: nothing below raises --
