@@ -93,14 +93,17 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
+    if name not in _LAZY:
         raise AttributeError(f"module 'modwrite' has no attribute {name!r}")
+    # All the lazy names at once: they must come from one import of the
+    # write path (batch() and write_module() share a context variable), also
+    # when a test's snapshot of sys.modules dropped some of its modules since.
     import importlib
 
-    value = getattr(importlib.import_module(f"{__name__}.{module_name}"), name)
-    globals()[name] = value
-    return value
+    for lazy_name, module_name in _LAZY.items():
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        globals()[lazy_name] = getattr(module, lazy_name)
+    return globals()[name]
 
 
 def __dir__() -> list[str]:
