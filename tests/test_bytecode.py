@@ -258,3 +258,29 @@ def test_an_old_version_dated_2_to_the_32_seconds_ahead(
         path.write_text(_version(2))
         os.utime(path, (now, now))  # the natural stamp of a write in that second
         assert _fresh_import(root, unique_name) == 1
+
+
+def test_rewrites_within_one_second_have_distinct_nanosecond_mtimes(
+    root: Path, unique_name: str, bytecode_on: None
+) -> None:
+    """[issue 7.4] tools that compare st_mtime alone (IPython's autoreload,
+    make, editors) missed versions 2-5 of six quick rewrites, which shared
+    one whole-second mtime: on a filesystem with sub-second timestamps every
+    version gets its own st_mtime_ns, and the (second, size) stamps still
+    increase."""
+    versions = ["V = 1\n", "V = 2\n", "V = 33\n", "V = 4\n", "V = 5\n", "V = 6\n"]
+    path = modwrite.write_module(unique_name, versions[0], root=root, visibility="process")
+    module = importlib.import_module(unique_name)
+    assert Path(importlib.util.cache_from_source(str(path))).exists()  # bytecode is on
+    started = time.monotonic()
+    seen = [(path.stat().st_mtime_ns, stamp_of(path.stat()))]
+    for source in versions[1:]:
+        modwrite.write_module(unique_name, source, root=root, visibility="process")
+        seen.append((path.stat().st_mtime_ns, stamp_of(path.stat())))
+        assert int(source.split("=")[1]) == importlib.reload(module).V
+    assert time.monotonic() - started < 1.0  # all within one second
+    mtimes = [ns for ns, _ in seen]
+    assert len(set(mtimes)) == len(versions), mtimes
+    assert mtimes == sorted(mtimes)
+    stamps = [stamp for _, stamp in seen]
+    assert all(a < b for a, b in zip(stamps, stamps[1:])), stamps

@@ -38,8 +38,9 @@ import importlib.machinery
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import IO, NamedTuple
+from typing import IO
 
 from ._clock import DROPPED_MEMORY_S, MAX_MTIME_LEAD_S, NS_PER_S
 
@@ -57,16 +58,21 @@ __all__ = [
 SOURCE_SUFFIXES = tuple(importlib.machinery.SOURCE_SUFFIXES)
 
 
-class Stamp(NamedTuple):
-    """What a timestamp pyc records of its source: whole seconds and bytes."""
+@dataclass(frozen=True, order=True)
+class Stamp:
+    """What a timestamp pyc records of its source: whole seconds and bytes,
+    compared in that order.  *mtime_ns* (the full mtime, nanoseconds) rides
+    along uncompared: a new version's mtime is set past it, so that tools
+    comparing ``st_mtime`` alone see every version."""
 
     mtime_s: int
     size: int
+    mtime_ns: int = field(default=0, compare=False)
 
 
 def stamp_of(st: os.stat_result) -> Stamp:
     """The pyc stamp of a file, as CPython computes it (``int(st_mtime)``)."""
-    return Stamp(int(st.st_mtime), st.st_size)
+    return Stamp(int(st.st_mtime), st.st_size, st.st_mtime_ns)
 
 
 def make_stamp_unique(f: IO[bytes], previous: Stamp | None, path: str) -> None:
@@ -86,21 +92,21 @@ def make_stamp_unique(f: IO[bytes], previous: Stamp | None, path: str) -> None:
         if _header(new) == _header(previous):
             # Different stamps, one pyc header: mtimes 2**32 s apart (a file
             # dated past 2106, or before 1970).  One second more separates them.
-            _set_mtime(fd, path, st, new.mtime_s + 1)
+            _set_mtime(fd, path, st, new.mtime_s + 1, previous.mtime_ns)
         return
     if new.size > previous.size:
         # Same or earlier second, but longer: take the previous second.
-        _set_mtime(fd, path, st, previous.mtime_s)
+        _set_mtime(fd, path, st, previous.mtime_s, previous.mtime_ns)
         if stamp_of(os.fstat(fd)) > previous:
             return
     for second in range(previous.mtime_s + 1, new.mtime_s + MAX_MTIME_LEAD_S + 1):
-        _set_mtime(fd, path, st, second)
+        _set_mtime(fd, path, st, second, previous.mtime_ns)
         if stamp_of(os.fstat(fd)) > previous:
             return
     # No representable second within the lead: grow the file by newlines.
     f.write(b"\n" * (previous.size + 1 - new.size))
     f.flush()
-    _set_mtime(fd, path, st, previous.mtime_s)
+    _set_mtime(fd, path, st, previous.mtime_s, previous.mtime_ns)
     if stamp_of(os.fstat(fd)) <= previous:  # pragma: no cover - a filesystem lying about mtimes
         f.write(b"\n")
         f.flush()
@@ -112,9 +118,17 @@ def _header(stamp: Stamp) -> tuple[int, int]:
     return (stamp.mtime_s & 0xFFFFFFFF, stamp.size & 0xFFFFFFFF)
 
 
-def _set_mtime(fd: int, path: str, st: os.stat_result, second: int) -> None:
+def _set_mtime(fd: int, path: str, st: os.stat_result, second: int, after_ns: int = 0) -> None:
+    """Set the file's mtime to a time in *second* (whole seconds): the
+    sub-second part of its own mtime (when it was written), or, when that is
+    not past *after_ns* (the previous version's mtime), the nanosecond after
+    it, as long as it stays in *second*.  Filesystems with coarser ticks
+    truncate the sub-second part; the pyc stamp keeps only the second."""
+    ns = second * NS_PER_S + st.st_mtime_ns % NS_PER_S
+    if ns <= after_ns:
+        ns = min(after_ns + 1, (second + 1) * NS_PER_S - 1)
     target: int | str = fd if os.utime in os.supports_fd else path
-    os.utime(target, ns=(st.st_atime_ns, second * NS_PER_S))
+    os.utime(target, ns=(st.st_atime_ns, ns))
 
 
 # Stamps of source files that write_package() dropped from a package, kept a
