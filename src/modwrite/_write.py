@@ -37,6 +37,7 @@ import linecache
 import os
 import stat
 import warnings
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -167,22 +168,77 @@ def write_module(
     filename = parts[-1] + ".py"
     target = os.path.join(root_path, *parts[:-1], filename)
     data = encode_source(name, source, target)
-    with deferred_signals() as signals:
-        where = assume(root_path, parts[:-1])
-        for _ in range(_MAX_REPLANS):
-            if where.missing:
-                landed = _land_chain(where, {PurePosixPath(filename): data}, options, signals)
-            else:
-                landed = _land_module(where.directory, filename, name, data, options, signals)
-            if landed is not None:
-                break
-            where = plan(root_path, parts[:-1], options)
-        else:  # pragma: no cover - another writer changed the directories every time
-            raise ModuleWriteError(errno.EAGAIN, "the directories kept changing", target)
+    landed = _land(
+        root_path,
+        parts[:-1],
+        options,
+        {PurePosixPath(filename): data},
+        lambda directory, signals: _land_module(directory, filename, name, data, options, signals),
+    )
     linecache.checkcache(target)
     _warn(landed.problems)
     make_visible(landed.floors, options.visibility, options.visibility_timeout)
     return Path(target)
+
+
+def _land(
+    root: str,
+    packages: tuple[str, ...],
+    options: WriteOptions,
+    entries: FlatTree,
+    land_into: Callable[[str, deferred_signals], _Landed | None],
+) -> _Landed:
+    """Plan, then land, with signals held back: into the existing directory
+    of the package path *packages* by *land_into*, or, where directories are
+    missing, with *entries* (relative to that directory) at the end of a
+    chain of new ones (:func:`_land_chain`); plan again with lookups when a
+    landing finds the directories changed (``None``).
+
+    A signal delivered when the landing has committed still removes the
+    tree it replaced (trash), then propagates.
+
+    :raises ModuleWriteError: nothing landed; also when the directories kept
+        changing under :data:`_MAX_REPLANS` attempts (``EAGAIN``).
+    """
+    landed: _Landed | None = None
+    try:
+        with deferred_signals() as signals:
+            where = assume(root, packages)
+            for _ in range(_MAX_REPLANS):
+                if where.missing:
+                    landed = _land_chain(where, entries, options, signals)
+                else:
+                    landed = land_into(where.directory, signals)
+                if landed is not None:
+                    return landed
+                where = plan(root, packages, options)
+    except BaseException:
+        if landed is not None:  # committed, then interrupted: still remove the old tree
+            with deferred_signals():
+                remove_trash(landed.trash)
+        raise
+    raise ModuleWriteError(  # pragma: no cover - another writer changed them every time
+        errno.EAGAIN, "the directories kept changing", os.path.join(root, *packages)
+    )
+
+
+def _commit(staging: str, target: str, *, replace: bool) -> tuple[bool, str | None]:
+    """:func:`swap_in` as the commit point of a landing: ``(True, what it
+    replaced)``, or ``(False, None)`` when something took *target* meanwhile
+    (plan again).  On any other failure the staged tree is removed and the
+    error raised (:class:`~modwrite.ModuleWriteError` naming the step)."""
+    try:
+        with step("move the new tree in", target):
+            return True, swap_in(staging, target, replace=replace)
+    except BaseException as exc:
+        remove_tree(staging)
+        if (
+            not replace
+            and isinstance(exc, ModuleWriteError)
+            and exc.errno in (errno.EEXIST, errno.ENOTEMPTY)
+        ):
+            return False, None
+        raise
 
 
 class _Landed:
@@ -350,14 +406,9 @@ def _land_chain(
                 durable=options.durable,
                 signals=signals,
             )
-        try:
-            with step("move the new directory in", head):
-                swap_in(staging, head, replace=False)
-        except BaseException as exc:
-            remove_tree(staging)
-            if isinstance(exc, ModuleWriteError) and exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
-                return None
-            raise
+        committed, _ = _commit(staging, head, replace=False)
+        if not committed:
+            return None
         # -- committed: nothing below raises --
         new_dirs = {""} | {str(p) for p, d in tree.items() if d is None}
         landed = _Landed({anchor: float("-inf")})
@@ -426,27 +477,15 @@ def write_package(
     flat = flatten(name, files)
     leaf = parts[-1]
     target = os.path.join(root_path, *parts)
-    landed: _Landed | None = None
-    try:
-        with deferred_signals() as signals:
-            where = assume(root_path, parts[:-1])
-            for _ in range(_MAX_REPLANS):
-                if where.missing:
-                    entries: FlatTree = {PurePosixPath(leaf): None}
-                    entries.update((PurePosixPath(leaf) / p, d) for p, d in flat.items())
-                    landed = _land_chain(where, entries, options, signals)
-                else:
-                    landed = _land_package(where.directory, leaf, name, flat, options, signals)
-                if landed is not None:
-                    break
-                where = plan(root_path, parts[:-1], options)
-            else:  # pragma: no cover - another writer changed the directories every time
-                raise ModuleWriteError(errno.EAGAIN, "the directories kept changing", target)
-    except BaseException:
-        if landed is not None:  # committed, then interrupted: still remove the old tree
-            with deferred_signals():
-                remove_trash(landed.trash)
-        raise
+    entries: FlatTree = {PurePosixPath(leaf): None}
+    entries.update((PurePosixPath(leaf) / p, d) for p, d in flat.items())
+    landed = _land(
+        root_path,
+        parts[:-1],
+        options,
+        entries,
+        lambda directory, signals: _land_package(directory, leaf, name, flat, options, signals),
+    )
     with deferred_signals():
         landed.problems += remove_trash(landed.trash)
     for file_path, data in flat.items():
@@ -489,6 +528,9 @@ def _land_package(
         with step("look up entries of the directory", parent):
             replace = check_package_conflicts(locked, leaf, name)
         if replace:
+            # The old tree is walked twice: once for its directories, locked
+            # here, then, under those locks, for its files' stamps, which no
+            # write_module() into it can change any more.
             with step("open the package directory", target):
                 for directory in _tree_directories(target):
                     try:
@@ -508,18 +550,9 @@ def _land_package(
                 durable=options.durable,
                 signals=signals,
             )
-        try:
-            with step("move the new package in", target):
-                replaced = swap_in(staging, target, replace=replace)
-        except BaseException as exc:
-            remove_tree(staging)
-            if (
-                isinstance(exc, ModuleWriteError)
-                and exc.errno in (errno.EEXIST, errno.ENOTEMPTY)
-                and not replace
-            ):
-                return None
-            raise
+        committed, replaced = _commit(staging, target, replace=replace)
+        if not committed:
+            return None
         # -- committed: nothing below raises --
         landed = _Landed({parent: float("-inf")})
         old_dirs: dict[str, float] = {}
