@@ -27,22 +27,35 @@ REWRITES = int(os.environ.get("MODWRITE_TEST_REWRITES", "200"))
 FRESH_REWRITES = int(os.environ.get("MODWRITE_TEST_FRESH_REWRITES", "40"))
 
 
+#: Who writes the bytecode the readers use: the importers (timestamp pycs,
+#: kept honest by the stamp rule) or modwrite at write time (a checked
+#: hash-based pyc); every G3 test runs both ways.
+pyc_at_write = pytest.mark.parametrize(
+    "pyc_at_write", [False, True], ids=["importer-pycs", "write-time-pyc"]
+)
+
+
 def _version(i: int) -> str:
     """Versions of one size: 'V = 10000\\n', 'V = 10001\\n', ..."""
     return f"V = {10000 + i}\n"
 
 
+@pyc_at_write
 def test_same_size_same_second_rewrites_reload_the_new_code(
-    root: Path, unique_name: str, bytecode_on: None
+    root: Path, unique_name: str, bytecode_on: None, pyc_at_write: bool
 ) -> None:
-    path = modwrite.write_module(unique_name, _version(0), root=root, visibility="process")
+    path = modwrite.write_module(
+        unique_name, _version(0), root=root, visibility="process", bytecode=pyc_at_write
+    )
     module = importlib.import_module(unique_name)
     pyc = Path(importlib.util.cache_from_source(str(path)))
     assert pyc.exists(), "bytecode writing is off: the test would prove nothing"
     stale = same_second = 0
     last = int(time.time())
     for i in range(1, REWRITES + 1):
-        modwrite.write_module(unique_name, _version(i), root=root, visibility="process")
+        modwrite.write_module(
+            unique_name, _version(i), root=root, visibility="process", bytecode=pyc_at_write
+        )
         now = int(time.time())
         same_second += now == last  # this rewrite shares its second with the last
         last = now
@@ -97,9 +110,11 @@ def _fresh_import(root: Path, name: str, *flags: str) -> int:
         pytest.param(("-X", "pycache_prefix={prefix}"), id="pycache_prefix"),
     ],
 )
+@pyc_at_write
 def test_fresh_processes_never_run_stale_bytecode(
-    root: Path, tmp_path: Path, unique_name: str, flags: tuple[str, ...]
+    root: Path, tmp_path: Path, unique_name: str, flags: tuple[str, ...], pyc_at_write: bool
 ) -> None:
+    sys.dont_write_bytecode = not pyc_at_write  # the writer's; the children write theirs
     flags = tuple(f.format(prefix=tmp_path / "prefix") for f in flags)
     path = modwrite.write_module(unique_name, _version(0), root=root)
     assert _fresh_import(root, unique_name, *flags) == 0
@@ -260,8 +275,9 @@ def test_an_old_version_dated_2_to_the_32_seconds_ahead(
         assert _fresh_import(root, unique_name) == 1
 
 
+@pyc_at_write
 def test_rewrites_within_one_second_have_distinct_nanosecond_mtimes(
-    root: Path, unique_name: str, bytecode_on: None
+    root: Path, unique_name: str, bytecode_on: None, pyc_at_write: bool
 ) -> None:
     """[issue 7.4] tools that compare st_mtime alone (IPython's autoreload,
     make, editors) missed versions 2-5 of six quick rewrites, which shared
@@ -269,13 +285,17 @@ def test_rewrites_within_one_second_have_distinct_nanosecond_mtimes(
     version gets its own st_mtime_ns, and the (second, size) stamps still
     increase."""
     versions = ["V = 1\n", "V = 2\n", "V = 33\n", "V = 4\n", "V = 5\n", "V = 6\n"]
-    path = modwrite.write_module(unique_name, versions[0], root=root, visibility="process")
+    path = modwrite.write_module(
+        unique_name, versions[0], root=root, visibility="process", bytecode=pyc_at_write
+    )
     module = importlib.import_module(unique_name)
     assert Path(importlib.util.cache_from_source(str(path))).exists()  # bytecode is on
     started = time.monotonic()
     seen = [(path.stat().st_mtime_ns, stamp_of(path.stat()))]
     for source in versions[1:]:
-        modwrite.write_module(unique_name, source, root=root, visibility="process")
+        modwrite.write_module(
+            unique_name, source, root=root, visibility="process", bytecode=pyc_at_write
+        )
         seen.append((path.stat().st_mtime_ns, stamp_of(path.stat())))
         assert int(source.split("=")[1]) == importlib.reload(module).V
     assert time.monotonic() - started < 1.0  # all within one second

@@ -22,8 +22,10 @@ import stat
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
+from types import CodeType
 
 from ._atomic import chmod, fsync_directory
+from ._bytecode import write_pyc
 from ._exchange import exchange
 from ._interrupts import deferred_signals
 from ._parked import parked_trees
@@ -93,6 +95,7 @@ def stage(
     final: str,
     durable: bool,
     signals: deferred_signals,
+    compiled: Mapping[PurePosixPath, CodeType] | None = None,
 ) -> str:
     """Build *tree* in a new directory beside *leaf* in *directory*; return
     its path.
@@ -100,8 +103,11 @@ def stage(
     Sources get the stamp rule against *old* (the files at the same relative
     paths of the tree being replaced, which also give their permission bits)
     or against a recently dropped version of the file at *final* (the tree's
-    final path); data files are written byte-exact.  A signal deferred by
-    *signals* is delivered between files.
+    final path); data files are written byte-exact.  The sources in
+    *compiled* get their bytecode cache in the tree, from their code object
+    (:func:`~modwrite._bytecode.write_pyc`; not under
+    :data:`sys.pycache_prefix`, whose paths name the final tree).  A signal
+    deferred by *signals* is delivered between files.
 
     :raises OSError: nothing is left behind (the partial tree is removed).
     """
@@ -110,6 +116,10 @@ def stage(
         os.mkdir(staging)
         for relative in sorted(p for p, data in tree.items() if data is None):
             os.mkdir(os.path.join(staging, *relative.parts))
+        # Not over a file of the caller's, nor under sys.pycache_prefix.
+        pyc_in_tree = sys.pycache_prefix is None and not any(
+            "__pycache__" in p.parts for p in tree
+        )
         for relative, data in tree.items():
             if data is None:
                 continue
@@ -118,13 +128,12 @@ def stage(
             stamp = previous[0] if previous else None
             if stamp is None and is_source:
                 stamp = recently_dropped(os.path.join(final, *relative.parts))
-            _write_new_file(
-                os.path.join(staging, *relative.parts),
-                data,
-                stamp if is_source else None,
-                previous[1] if previous else None,
-                durable,
-            )
+            path = os.path.join(staging, *relative.parts)
+            mode_bits = previous[1] if previous else None
+            padding = _write_new_file(path, data, stamp if is_source else None, mode_bits, durable)
+            code = compiled.get(relative) if compiled and pyc_in_tree else None
+            if code is not None:
+                write_pyc(path, data + b"\n" * padding if padding else data, code, mode_bits)
             signals.checkpoint()
         if durable:
             for relative in [PurePosixPath(), *(p for p, d in tree.items() if d is None)]:
@@ -137,17 +146,19 @@ def stage(
 
 def _write_new_file(
     path: str, data: bytes, previous: Stamp | None, mode_bits: int | None, durable: bool
-) -> None:
-    """Write one file of a tree being built.  Sources get the stamp rule;
-    data files stay byte-exact (no padding, no moved mtime)."""
+) -> int:
+    """Write one file of a tree being built; return how many newline bytes
+    the stamp rule appended.  Sources get the stamp rule; data files stay
+    byte-exact (no padding, no moved mtime)."""
     with open(path, "xb") as f:
         if mode_bits is not None:
             chmod(f.fileno(), path, mode_bits)
         f.write(data)
         f.flush()
-        make_stamp_unique(f, previous, path)
+        padding = make_stamp_unique(f, previous, path)
         if durable:
             os.fsync(f.fileno())
+    return padding
 
 
 def swap_in(staging: str, target: str, *, replace: bool) -> str | None:

@@ -79,6 +79,7 @@ class WriteOptions:
     parents: bool
     create_root: bool
     visibility_timeout: float
+    bytecode: bool = True
 
     @classmethod
     def checked(
@@ -89,6 +90,7 @@ class WriteOptions:
         parents: bool,
         create_root: bool,
         visibility_timeout: object,
+        bytecode: bool = True,
     ) -> WriteOptions:
         """The options, validated.
 
@@ -101,7 +103,9 @@ class WriteOptions:
                 f"visibility must be one of {_VISIBILITIES!r}, not {visibility!r}"
             )
         timeout = check_timeout(visibility_timeout)
-        return cls(cast(Visibility, visibility), durable, parents, create_root, timeout)
+        return cls(
+            cast(Visibility, visibility), durable, parents, create_root, timeout, bool(bytecode)
+        )
 
 
 def absolute_root(root: object) -> str:

@@ -323,13 +323,16 @@ def _settle_directories(directories: Floors, timeout: float, stacklevel: int) ->
         )
 
 
-def make_visible(directories: Floors, visibility: str, timeout: float) -> None:
+def make_visible(
+    directories: Floors, visibility: str, timeout: float, *, stacklevel: int = 3
+) -> None:
     """Called by the public write functions (the warning points at their
-    caller)."""
+    caller: *stacklevel* counts from this function, as for
+    :func:`warnings.warn`)."""
     if visibility == "process" or not directories:
         return
     current = _current_batch.get()
     if current is not None and not current.closed:
         _merge(current.directories, directories)
     else:
-        _settle_directories(directories, timeout, stacklevel=3)
+        _settle_directories(directories, timeout, stacklevel=stacklevel)

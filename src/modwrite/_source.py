@@ -3,12 +3,20 @@
 ``str`` sources are encoded in the encoding their PEP 263 coding cookie
 declares (UTF-8 without one); ``bytes`` sources are written as given and
 decoded by their cookie, as :func:`importlib.util.decode_source` does.
+
+The bytes are compiled as the import system compiles them
+(``SourceLoader.source_to_code`` in CPython's
+``importlib/_bootstrap_external.py``: ``compile(data, path, "exec",
+dont_inherit=True)`` at the interpreter's optimization level), under the path
+the file will have: the code object that validated the source is the one
+that runs and the one the bytecode cache holds (compile once).
 """
 
 from __future__ import annotations
 
 import io
 import tokenize
+from types import CodeType
 from typing import Union
 
 from .errors import ArgumentTypeError, InvalidSource, ModuleSyntaxError
@@ -33,14 +41,17 @@ def _cookie_encoding(data: bytes, module: str, filename: str) -> str:
     return encoding
 
 
-def encode_source(module: str, source: object, filename: str) -> bytes:
-    """Return the bytes to write for *source*, after checking it compiles.
+def encode_source(module: str, source: object, filename: str) -> tuple[bytes, CodeType]:
+    """Return the bytes to write for *source* and its code object.
 
     :param module: dotted name, used in error messages.
     :param source: ``str`` or ``bytes`` (``bytearray``/``memoryview`` are
         accepted as bytes).
-    :param filename: the path the module will have; it becomes ``filename``
-        of a :class:`~modwrite.ModuleSyntaxError`.
+    :param filename: the path the module will have: the code object's
+        ``co_filename`` and the ``filename`` of a
+        :class:`~modwrite.ModuleSyntaxError`.
+    :returns: ``(data, code)``: the exact bytes to write, and the code object
+        :func:`compile` made of them, as an import of *filename* would.
     :raises ArgumentTypeError: *source* is not ``str`` or bytes-like.
     :raises InvalidSource: NUL characters, or a ``str`` that the cookie's
         encoding cannot represent.
@@ -87,14 +98,25 @@ def encode_source(module: str, source: object, filename: str) -> bytes:
             f"source of {module!r} must be str or bytes, not {type(source).__name__}"
         )
     try:
-        # Compiled under a name that is no file: CPython fills SyntaxError.text
-        # from the named file when it exists, which would show the *old*
-        # version's line; the error then reports the real path.
-        compile(text, f"<modwrite {module}>", "exec", dont_inherit=True)
+        code = compile(data, filename, "exec", dont_inherit=True)
     except SyntaxError as exc:
         raise ModuleSyntaxError(
-            module, str(exc.msg), filename, exc.lineno, exc.offset, exc.text
+            module, str(exc.msg), filename, exc.lineno, exc.offset, _line(text, exc.lineno)
         ) from None
     except (ValueError, MemoryError, RecursionError) as exc:
         raise InvalidSource(module, f"the source does not compile: {exc}") from None
-    return data
+    return data, code
+
+
+def _line(text: str, lineno: int | None) -> str | None:
+    """Line *lineno* (1-based) of *text*, as ``SyntaxError.text`` gives it.
+
+    Taken from the new source, not from ``exc.text``: for errors raised after
+    parsing ("'return' outside function"), CPython reads the line from the
+    file named by the filename (``PyErr_ProgramTextObject``), which is still
+    the *old* version.
+    """
+    if not lineno or lineno < 1:
+        return None
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines[lineno - 1] + "\n" if lineno <= len(lines) else None

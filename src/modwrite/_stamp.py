@@ -75,16 +75,17 @@ def stamp_of(st: os.stat_result) -> Stamp:
     return Stamp(int(st.st_mtime), st.st_size, st.st_mtime_ns)
 
 
-def make_stamp_unique(f: IO[bytes], previous: Stamp | None, path: str) -> None:
+def make_stamp_unique(f: IO[bytes], previous: Stamp | None, path: str) -> int:
     """Make the stamp of the flushed temporary file *f* larger than *previous*.
 
     :param f: the new version, written and flushed, not yet renamed.
     :param previous: the stamp of the version it replaces, or ``None``.
     :param path: *f*'s path (used where ``utime`` takes no descriptor).
+    :returns: how many newline bytes were appended to *f* (0 but in case 2).
     :raises OSError: from ``fstat``/``futimens``/``write`` on *f*.
     """
     if previous is None:
-        return
+        return 0
     fd = f.fileno()
     st = os.fstat(fd)
     new = stamp_of(st)
@@ -93,23 +94,26 @@ def make_stamp_unique(f: IO[bytes], previous: Stamp | None, path: str) -> None:
             # Different stamps, one pyc header: mtimes 2**32 s apart (a file
             # dated past 2106, or before 1970).  One second more separates them.
             _set_mtime(fd, path, st, new.mtime_s + 1, previous.mtime_ns)
-        return
+        return 0
     if new.size > previous.size:
         # Same or earlier second, but longer: take the previous second.
         _set_mtime(fd, path, st, previous.mtime_s, previous.mtime_ns)
         if stamp_of(os.fstat(fd)) > previous:
-            return
+            return 0
     for second in range(previous.mtime_s + 1, new.mtime_s + MAX_MTIME_LEAD_S + 1):
         _set_mtime(fd, path, st, second, previous.mtime_ns)
         if stamp_of(os.fstat(fd)) > previous:
-            return
+            return 0
     # No representable second within the lead: grow the file by newlines.
-    f.write(b"\n" * (previous.size + 1 - new.size))
+    padding = previous.size + 1 - new.size
+    f.write(b"\n" * padding)
     f.flush()
     _set_mtime(fd, path, st, previous.mtime_s, previous.mtime_ns)
     if stamp_of(os.fstat(fd)) <= previous:  # pragma: no cover - a filesystem lying about mtimes
         f.write(b"\n")
         f.flush()
+        padding += 1
+    return padding
 
 
 def _header(stamp: Stamp) -> tuple[int, int]:

@@ -8,8 +8,10 @@ are files and whose mapping values are directories.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import PurePath, PurePosixPath
+from types import CodeType
 from typing import Union
 
 from ._names import validate_module_name
@@ -17,7 +19,7 @@ from ._source import Source, encode_source
 from ._tempnames import parse
 from .errors import ArgumentTypeError, InvalidArgument
 
-__all__ = ["FileTree", "FlatTree", "flatten"]
+__all__ = ["Compiled", "FileTree", "FlatTree", "flatten"]
 
 #: A package's files: relative module names or POSIX paths -> source, or a
 #: nested mapping for a subdirectory.
@@ -26,10 +28,14 @@ FileTree = Mapping[Union[str, PurePath], Union[Source, "FileTree"]]
 #: Relative POSIX path -> the bytes to write, or ``None`` for a directory.
 FlatTree = dict[PurePosixPath, Union[bytes, None]]
 
+#: Relative POSIX path of a ``.py`` file -> its code object.
+Compiled = dict[PurePosixPath, CodeType]
 
-def flatten(name: str, files: object) -> FlatTree:
+
+def flatten(name: str, files: object, target: str) -> tuple[FlatTree, Compiled]:
     """*files* of package *name* as relative POSIX path -> bytes to write
-    (``None`` marks a directory); ``.py`` files are encoded and compiled, an
+    (``None`` marks a directory), and the code objects of its ``.py`` files,
+    compiled under their paths in *target* (the package's directory); an
     empty ``__init__.py`` is added when missing.
 
     :raises ArgumentTypeError: *files*, a key or a content has a wrong type.
@@ -42,6 +48,7 @@ def flatten(name: str, files: object) -> FlatTree:
     if not isinstance(files, Mapping):
         raise ArgumentTypeError(f"files must be a mapping, not {type(files).__name__}")
     flat: FlatTree = {}
+    compiled: Compiled = {}
 
     def add(prefix: PurePosixPath, tree: Mapping[object, object]) -> None:
         for key, value in tree.items():
@@ -56,7 +63,9 @@ def flatten(name: str, files: object) -> FlatTree:
             relative = prefix / _key_path(name, key)
             dotted = ".".join((name, *relative.with_suffix("").parts))
             if relative.suffix == ".py":
-                data = encode_source(dotted, value, relative.as_posix())
+                data, compiled[relative] = encode_source(
+                    dotted, value, os.path.join(target, *relative.parts)
+                )
             elif isinstance(value, str):
                 data = value.encode("utf-8")
             elif isinstance(value, (bytes, bytearray, memoryview)):
@@ -69,8 +78,13 @@ def flatten(name: str, files: object) -> FlatTree:
             _claim(flat, name, relative, data)
 
     add(PurePosixPath(), files)
-    flat.setdefault(PurePosixPath("__init__.py"), b"")
-    return flat
+    init = PurePosixPath("__init__.py")
+    if init not in flat:
+        flat[init] = b""
+        _, compiled[init] = encode_source(
+            f"{name}.__init__", b"", os.path.join(target, "__init__.py")
+        )
+    return flat, compiled
 
 
 def _key_path(name: str, key: object) -> PurePosixPath:

@@ -17,8 +17,10 @@ One write, in order:
    (:mod:`modwrite._atomic`), a tree (a package, or new parents with what
    they hold) with one rename or exchange (:mod:`modwrite._package`).  That
    rename is the **commit point**;
-4. invalidate this process's finders for what landed
-   (:mod:`modwrite._invalidate`), then :mod:`linecache`;
+4. write the bytecode cache of each new source from the code object that
+   validated it (:mod:`modwrite._bytecode`: a module's after the commit, a
+   package's in the tree it lands with), invalidate this process's finders
+   for what landed (:mod:`modwrite._invalidate`), then :mod:`linecache`;
 5. remove what the commit made obsolete, and with ``visibility="system"``
    move the directory's mtime past the landing (:mod:`modwrite._settle`), at
    once or, inside :func:`~modwrite.batch`, once per directory when the batch
@@ -40,10 +42,12 @@ import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
+from types import CodeType
 from typing import IO
 
 from . import _machinery
 from ._atomic import fsync_directory, write_atomic
+from ._bytecode import write_pyc
 from ._interrupts import deferred_signals
 from ._invalidate import Landing, invalidate_directory_tree, invalidate_landing
 from ._lock import LockedDirectory, directory_lock
@@ -75,7 +79,7 @@ from ._settle import DEFAULT_VISIBILITY_TIMEOUT_S, Floors, make_visible
 from ._source import Source, encode_source
 from ._stamp import Stamp, make_stamp_unique, remember_dropped, stamp_of
 from ._steps import step
-from ._tree import FileTree, FlatTree, flatten
+from ._tree import Compiled, FileTree, FlatTree, flatten
 from .errors import ModuleWriteError, PostCommitWarning
 
 __all__ = ["write_module", "write_package"]
@@ -95,6 +99,7 @@ def write_module(
     parents: bool = False,
     create_root: bool = False,
     visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT_S,
+    bytecode: bool = True,
 ) -> Path:
     """Write module *name* under *root* so that it can be imported at once.
 
@@ -108,7 +113,11 @@ def write_module(
     * no process runs bytecode compiled from an earlier version of the file:
       timestamp pycs of every earlier version are rejected, at every
       optimization level, with or without :data:`sys.pycache_prefix` (G3);
-    * readers saw the complete old file or the complete new one (G4).
+    * readers saw the complete old file or the complete new one (G4);
+    * unless *bytecode* is false or :data:`sys.dont_write_bytecode` is set,
+      the module's bytecode cache holds the code compiled to validate
+      *source*, as a checked hash-based pyc (PEP 552): no importer compiles
+      it again, with the stock machinery or :mod:`modwrite.machinery`.
 
     :param name: dotted module name (``str``).
     :param source: ``str`` (encoded per its PEP 263 coding cookie, UTF-8 by
@@ -127,6 +136,9 @@ def write_module(
     :param create_root: create *root* (and its parents) if missing.
     :param visibility_timeout: budget in seconds of the visibility wait; when
         it runs out a :class:`~modwrite.VisibilityWarning` is issued.
+    :param bytecode: write the bytecode cache at write time (``True``, the
+        default, unless :data:`sys.dont_write_bytecode`); a pyc that cannot
+        be written is skipped silently, as the import system skips it.
     :returns: the absolute path of the written file.
     :raises ArgumentTypeError: *name*, *source* or *root* has a wrong type.
     :raises InvalidModuleName: *name* is not a valid dotted module name.
@@ -156,29 +168,66 @@ def write_module(
     previous version gets trailing newlines, and a second one gets an mtime
     up to 2 s ahead (see *Guarantees and limits* in the documentation).
     """
-    parts = validate_module_name(name)
     options = WriteOptions.checked(
         visibility=visibility,
         durable=durable,
         parents=parents,
         create_root=create_root,
         visibility_timeout=visibility_timeout,
+        bytecode=bytecode,
     )
+    return Path(land_module(name, source, root, options).path)
+
+
+class ModuleLanded:
+    """What :func:`land_module` landed: the file's absolute *path*, the
+    *code* object compiled from it, and the *identity* of the landed file
+    (``(st_dev, st_ino, st_size, st_mtime_ns)``, ``None`` if unknown): while
+    the file at *path* still has it, *code* is its code."""
+
+    __slots__ = ("code", "identity", "path")
+
+    def __init__(
+        self, path: str, code: CodeType, identity: tuple[int, int, int, int] | None
+    ) -> None:
+        self.path = path
+        self.code = code
+        self.identity = identity
+
+
+def land_module(name: str, source: Source, root: PathArg, options: WriteOptions) -> ModuleLanded:
+    """:func:`write_module` with its options checked; returns what landed
+    (for :func:`~modwrite.write_and_import`, which runs the code object)."""
+    parts = validate_module_name(name)
     root_path = absolute_root(root)
     filename = parts[-1] + ".py"
     target = os.path.join(root_path, *parts[:-1], filename)
-    data = encode_source(name, source, target)
+    data, code = encode_source(name, source, target)
     landed = _land(
         root_path,
         parts[:-1],
         options,
         {PurePosixPath(filename): data},
-        lambda directory, signals: _land_module(directory, filename, name, data, options, signals),
+        {PurePosixPath(filename): code},
+        lambda directory, signals: _land_module(
+            directory, filename, name, data, code, options, signals
+        ),
     )
     linecache.checkcache(target)
-    _warn(landed.problems)
-    make_visible(landed.floors, options.visibility, options.visibility_timeout)
-    return Path(target)
+    # The warnings point at the caller of write_module() or write_and_import().
+    _warn(landed.problems, stacklevel=4)
+    make_visible(landed.floors, options.visibility, options.visibility_timeout, stacklevel=4)
+    return ModuleLanded(target, code, landed.identity or _identity_of(target))
+
+
+def _identity_of(path: str) -> tuple[int, int, int, int] | None:
+    """The identity (see :class:`ModuleLanded`) of the file at *path*, or
+    ``None`` if it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _land(
@@ -186,13 +235,15 @@ def _land(
     packages: tuple[str, ...],
     options: WriteOptions,
     entries: FlatTree,
+    compiled: Compiled,
     land_into: Callable[[str, deferred_signals], _Landed | None],
 ) -> _Landed:
     """Plan, then land, with signals held back: into the existing directory
     of the package path *packages* by *land_into*, or, where directories are
-    missing, with *entries* (relative to that directory) at the end of a
-    chain of new ones (:func:`_land_chain`); plan again with lookups when a
-    landing finds the directories changed (``None``).
+    missing, with *entries* (relative to that directory; the code objects of
+    its sources in *compiled*) at the end of a chain of new ones
+    (:func:`_land_chain`); plan again with lookups when a landing finds the
+    directories changed (``None``).
 
     A signal delivered when the landing has committed still removes the
     tree it replaced (trash), then propagates.
@@ -206,7 +257,7 @@ def _land(
             where = assume(root, packages)
             for _ in range(_MAX_REPLANS):
                 if where.missing:
-                    landed = _land_chain(where, entries, options, signals)
+                    landed = _land_chain(where, entries, compiled, options, signals)
                 else:
                     landed = land_into(where.directory, signals)
                 if landed is not None:
@@ -246,19 +297,20 @@ class _Landed:
     changed (with the floor of each one's visibility settle), and the
     problems met after the commit point (reported as warnings)."""
 
-    __slots__ = ("floors", "problems", "trash")
+    __slots__ = ("floors", "identity", "problems", "trash")
 
     def __init__(self, floors: Floors, trash: list[str] | None = None) -> None:
         self.floors = floors
         self.trash = trash or []
         self.problems: list[str] = []
+        self.identity: tuple[int, int, int, int] | None = None
 
 
-def _warn(problems: list[str]) -> None:
+def _warn(problems: list[str], *, stacklevel: int = 3) -> None:
     """Report what failed after the commit point (the warnings point at the
-    caller of the public write function)."""
+    caller of the public write function: *stacklevel* counts from here)."""
     for problem in problems:
-        warnings.warn(PostCommitWarning(problem), stacklevel=3)
+        warnings.warn(PostCommitWarning(problem), stacklevel=stacklevel)
 
 
 def _mtime(locked: LockedDirectory) -> float | None:
@@ -297,11 +349,13 @@ def _land_module(
     filename: str,
     name: str,
     data: bytes,
+    code: CodeType,
     options: WriteOptions,
     signals: deferred_signals,
 ) -> _Landed | None:
     """Check conflicts, then land *filename* in *directory*, under its lock
-    (the conflict checks write nothing); ``None`` if the directory vanished."""
+    (the conflict checks write nothing), then its bytecode; ``None`` if the
+    directory vanished."""
     target = os.path.join(directory, filename)
     with ExitStack() as stack:
         locked = _lock(stack, directory, signals)
@@ -317,8 +371,14 @@ def _land_module(
             else:
                 previous, mode_bits = stamp_of(st), stat.S_IMODE(st.st_mode)
 
+        padding = 0
+        identity = (0, 0, 0, 0)
+
         def stamp(f: IO[bytes], temp: str) -> None:
-            make_stamp_unique(f, previous, temp)
+            nonlocal padding, identity
+            padding = make_stamp_unique(f, previous, temp)
+            st = os.fstat(f.fileno())
+            identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
         before = _mtime(locked) if _machinery.installed() else None
         with step("write the new file in the directory", directory):
@@ -333,9 +393,12 @@ def _land_module(
         # -- committed: nothing below raises --
         after = _mtime(locked) if before is not None else None
         landed = _Landed({directory: float("-inf")})
+        landed.identity = identity
         if options.durable:
             _fsync(directory, landed)
         invalidate_landing(Landing(os.path.normcase(target), False, before, after))
+        if options.bytecode:
+            write_pyc(target, data + b"\n" * padding if padding else data, code, mode_bits)
         return landed
 
 
@@ -357,25 +420,36 @@ def _put_back_parked(locked: LockedDirectory, leaf: str) -> None:
     restore_parked(locked.path, leaf)
 
 
-def _chain_tree(where: Plan, entries: FlatTree) -> FlatTree:
+def _chain_tree(where: Plan, entries: FlatTree, compiled: Compiled) -> tuple[FlatTree, Compiled]:
     """*entries* (relative to ``where.directory``) with the missing
-    directories above them, relative to the first missing one."""
+    directories above them, relative to the first missing one; and
+    *compiled* keyed the same way, with the new ``__init__.py`` files'."""
     head = where.missing[0][0]
     tree: FlatTree = {}
+    codes: Compiled = {}
     for path, is_package in where.missing:
         relative = PurePosixPath(*Path(os.path.relpath(path, head)).parts)
         if relative.parts:
             tree[relative] = None
         if is_package:
             tree[relative / "__init__.py"] = b""
+            codes[relative / "__init__.py"] = compile(
+                b"", os.path.join(path, "__init__.py"), "exec", dont_inherit=True
+            )
     base = PurePosixPath(*Path(os.path.relpath(where.directory, head)).parts)
     for relative, data in entries.items():
         tree[base / relative] = data
-    return tree
+    for relative, code in compiled.items():
+        codes[base / relative] = code
+    return tree, codes
 
 
 def _land_chain(
-    where: Plan, entries: FlatTree, options: WriteOptions, signals: deferred_signals
+    where: Plan,
+    entries: FlatTree,
+    compiled: Compiled,
+    options: WriteOptions,
+    signals: deferred_signals,
 ) -> _Landed | None:
     """Build the missing directories with *entries* at their end, and move
     them in with one rename under the anchor's lock; ``None`` if another
@@ -383,7 +457,7 @@ def _land_chain(
     anchor = where.anchor
     head = where.missing[0][0]
     head_leaf = os.path.basename(head)
-    tree = _chain_tree(where, entries)
+    tree, codes = _chain_tree(where, entries, compiled)
     with ExitStack() as stack:
         locked = _lock(stack, anchor, signals)
         if locked is None:
@@ -405,6 +479,7 @@ def _land_chain(
                 final=head,
                 durable=options.durable,
                 signals=signals,
+                compiled=codes if options.bytecode else None,
             )
         committed, _ = _commit(staging, head, replace=False)
         if not committed:
@@ -433,6 +508,7 @@ def write_package(
     parents: bool = False,
     create_root: bool = False,
     visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT_S,
+    bytecode: bool = True,
 ) -> Path:
     """Write package *name* under *root*, replacing any old one whole.
 
@@ -472,11 +548,12 @@ def write_package(
         parents=parents,
         create_root=create_root,
         visibility_timeout=visibility_timeout,
+        bytecode=bytecode,
     )
     root_path = absolute_root(root)
-    flat = flatten(name, files)
     leaf = parts[-1]
     target = os.path.join(root_path, *parts)
+    flat, compiled = flatten(name, files, target)
     entries: FlatTree = {PurePosixPath(leaf): None}
     entries.update((PurePosixPath(leaf) / p, d) for p, d in flat.items())
     landed = _land(
@@ -484,7 +561,10 @@ def write_package(
         parts[:-1],
         options,
         entries,
-        lambda directory, signals: _land_package(directory, leaf, name, flat, options, signals),
+        {PurePosixPath(leaf) / p: code for p, code in compiled.items()},
+        lambda directory, signals: _land_package(
+            directory, leaf, name, flat, compiled, options, signals
+        ),
     )
     with deferred_signals():
         landed.problems += remove_trash(landed.trash)
@@ -512,10 +592,12 @@ def _land_package(
     leaf: str,
     name: str,
     flat: FlatTree,
+    compiled: Compiled,
     options: WriteOptions,
     signals: deferred_signals,
 ) -> _Landed | None:
-    """Check conflicts, build the tree beside *leaf* and swap it in, under
+    """Check conflicts, build the tree beside *leaf* (with the bytecode of
+    the sources in *compiled*) and swap it in, under
     the parent's lock and the locks of every directory of the old package
     (so that a write_module() into any of them waits, then lands in the new
     tree); ``None`` if the parent vanished or something else took *leaf*
@@ -549,6 +631,7 @@ def _land_package(
                 final=target,
                 durable=options.durable,
                 signals=signals,
+                compiled=compiled if options.bytecode else None,
             )
         committed, replaced = _commit(staging, target, replace=replace)
         if not committed:
