@@ -207,8 +207,7 @@ def land_module(name: str, source: Source, root: PathArg, options: WriteOptions)
         root_path,
         parts[:-1],
         options,
-        {PurePosixPath(filename): data},
-        {PurePosixPath(filename): code},
+        lambda: ({PurePosixPath(filename): data}, {PurePosixPath(filename): code}),
         lambda directory, signals: _land_module(
             directory, filename, name, data, code, options, signals
         ),
@@ -234,16 +233,15 @@ def _land(
     root: str,
     packages: tuple[str, ...],
     options: WriteOptions,
-    entries: FlatTree,
-    compiled: Compiled,
+    chain_entries: Callable[[], tuple[FlatTree, Compiled]],
     land_into: Callable[[str, deferred_signals], _Landed | None],
 ) -> _Landed:
     """Plan, then land, with signals held back: into the existing directory
     of the package path *packages* by *land_into*, or, where directories are
-    missing, with *entries* (relative to that directory; the code objects of
-    its sources in *compiled*) at the end of a chain of new ones
-    (:func:`_land_chain`); plan again with lookups when a landing finds the
-    directories changed (``None``).
+    missing, with the entries *chain_entries* gives (relative to that
+    directory, and the code objects of its sources) at the end of a chain of
+    new ones (:func:`_land_chain`); plan again with lookups when a landing
+    finds the directories changed (``None``).
 
     A signal delivered when the landing has committed still removes the
     tree it replaced (trash), then propagates.
@@ -257,7 +255,7 @@ def _land(
             where = assume(root, packages)
             for _ in range(_MAX_REPLANS):
                 if where.missing:
-                    landed = _land_chain(where, entries, compiled, options, signals)
+                    landed = _land_chain(where, *chain_entries(), options, signals)
                 else:
                     landed = land_into(where.directory, signals)
                 if landed is not None:
@@ -554,14 +552,17 @@ def write_package(
     leaf = parts[-1]
     target = os.path.join(root_path, *parts)
     flat, compiled = flatten(name, files, target)
-    entries: FlatTree = {PurePosixPath(leaf): None}
-    entries.update((PurePosixPath(leaf) / p, d) for p, d in flat.items())
+
+    def chain_entries() -> tuple[FlatTree, Compiled]:
+        entries: FlatTree = {PurePosixPath(leaf): None}
+        entries.update((PurePosixPath(leaf) / p, d) for p, d in flat.items())
+        return entries, {PurePosixPath(leaf) / p: code for p, code in compiled.items()}
+
     landed = _land(
         root_path,
         parts[:-1],
         options,
-        entries,
-        {PurePosixPath(leaf) / p: code for p, code in compiled.items()},
+        chain_entries,
         lambda directory, signals: _land_package(
             directory, leaf, name, flat, compiled, options, signals
         ),
