@@ -154,13 +154,15 @@ def find_leftovers(root: str, *, min_age: float = DEFAULT_MIN_AGE_S) -> Iterator
                 continue
             if entry.marker == TRASH_MARKER or _writer_gone(entry, age, min_age):
                 yield Leftover(path, _KINDS[entry.marker], _is_dir(path), entry.pid, age)
-        yield from _parked_leftovers(dirpath, min_age, now_ns)
+        yield from _parked_leftovers(dirpath, [*dirnames, *filenames], min_age, now_ns)
         dirnames[:] = [d for d in dirnames if parse(d) is None]
 
 
-def _parked_leftovers(directory: str, min_age: float, now_ns: int) -> Iterator[Leftover]:
+def _parked_leftovers(
+    directory: str, names: list[str], min_age: float, now_ns: int
+) -> Iterator[Leftover]:
     try:
-        trees = parked_trees(directory)
+        trees = parked_trees(directory, names=names)
     except OSError:
         return
     restoring: set[str] = set()

@@ -130,8 +130,3 @@ def tick_for(device: int, reading_ns: int) -> int:
     largest tick (ns) that divides every reading seen there, or 1."""
     learn(device, reading_ns)
     return plausible_ticks(device)[-1] if _gcd_by_device.get(device) else 1
-
-
-def forget() -> None:
-    """Forget every reading (for tests; the inferred ticks start over)."""
-    _gcd_by_device.clear()

@@ -432,8 +432,8 @@ _HOOK = FileFinder.path_hook(*_get_supported_file_loaders())
 
 
 class _State:
-    """Who holds the installation.  One per interpreter; :func:`_reset`
-    empties it (tests)."""
+    """Who holds the installation.  One per interpreter; :func:`uninstall`
+    ends every hold."""
 
     def __init__(self) -> None:
         self.lock = _thread.allocate_lock()
@@ -579,11 +579,6 @@ def _swap_back(entries: list[Any], ours: object, saved: object) -> None:
             del entries[index]
     while ours in entries:
         entries.remove(ours)
-
-
-def _reset() -> None:
-    """Forget every hold and uninstall (for test isolation)."""
-    uninstall()
 
 
 def _drop_finders(kind: type[Any], keep: type[Any] | None) -> None:

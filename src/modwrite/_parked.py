@@ -17,6 +17,7 @@ hint is the whole package name); those are read too.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ._tempnames import PARKED_MARKER, EntryName, parse
@@ -60,14 +61,18 @@ def _read(directory: str, name: str, entry: EntryName) -> ParkedTree:
     return ParkedTree(container, os.path.join(container, inside[0]), inside[0], entry)
 
 
-def parked_trees(directory: str, leaf: str | None = None) -> list[ParkedTree]:
+def parked_trees(
+    directory: str, leaf: str | None = None, names: Iterable[str] | None = None
+) -> list[ParkedTree]:
     """The parked entries in *directory* (of package *leaf* only, when
     given), newest first.
 
+    :param names: the entries of *directory*, when the caller has just
+        listed it (else it is listed here).
     :raises OSError: *directory* cannot be listed.
     """
     found = []
-    for name in os.listdir(directory):
+    for name in os.listdir(directory) if names is None else names:
         entry = parse(name)
         if entry is None or entry.marker != PARKED_MARKER:
             continue
