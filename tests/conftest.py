@@ -5,9 +5,12 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -85,6 +88,33 @@ def tiny_fs(tmp_path: Path) -> Iterator[Path]:
         yield directory
     finally:
         subprocess.run(["umount", str(directory)], check=True)
+
+
+@contextmanager
+def _reachable_dir(mode: int) -> Iterator[Path]:
+    """A new directory under /tmp with permission bits *mode*, removed
+    afterwards: one other users can reach (pytest's own temporary
+    directories are private to root)."""
+    directory = Path(tempfile.mkdtemp(prefix="modwrite-", dir="/tmp"))
+    directory.chmod(mode)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory other users can reach and list (0755)."""
+    with _reachable_dir(0o755) as directory:
+        yield directory
+
+
+@pytest.fixture
+def sticky_dir() -> Iterator[Path]:
+    """A world-writable sticky directory, as /tmp is (01777)."""
+    with _reachable_dir(0o1777) as directory:
+        yield directory
 
 
 def leftovers(directory: Path) -> list[str]:

@@ -219,21 +219,6 @@ def test_clean_reports_what_it_cannot_remove(
     assert (source / name).exists()
 
 
-@pytest.fixture
-def sticky_dir() -> Iterator[Path]:
-    """A world-writable sticky directory (as /tmp is) that other users can
-    reach (pytest's own temporary directories are private to root)."""
-    import shutil
-    import tempfile
-
-    directory = Path(tempfile.mkdtemp(prefix="modwrite-sticky-", dir="/tmp"))
-    directory.chmod(0o1777)
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory)
-
-
 def test_clean_reports_another_users_leftover_in_a_sticky_directory(sticky_dir: Path) -> None:
     """[issue 6.7] a leftover owned by another user in a sticky directory."""
     name = f".m.py.{_dead_pid()}-abcd{TEMP_MARKER}"

@@ -417,20 +417,6 @@ def test_long_module_names_fit_in_temporary_names(root: Path, length: int) -> No
     assert leftovers(root) == []
 
 
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A directory other users can reach (pytest's are private to root)."""
-    import shutil
-    import tempfile
-
-    directory = Path(tempfile.mkdtemp(prefix="modwrite-shared-", dir="/tmp"))
-    directory.chmod(0o755)
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory)
-
-
 def _as_nobody(fn: object) -> int:
     def run() -> None:
         os.setgid(65534)
