@@ -474,7 +474,9 @@ def test_a_root_that_cannot_be_written_says_which_step_failed(shared_dir: Path) 
 
 
 def test_a_bad_key_in_a_parents_write_leaves_no_parent(root: Path) -> None:
-    """[issue 6.6] a bad key refused after the parents were created."""
+    """A guard, not a regression test: bad keys of *files* are refused
+    while the arguments are checked, before any parent package is created
+    (a check moved after the planning would leave the new parents)."""
     with pytest.raises(modwrite.InvalidArgument):
         modwrite.write_package("a.b.pkg", {"../escape.py": ""}, root=root, parents=True)
     with pytest.raises(modwrite.InvalidModuleName):
