@@ -41,7 +41,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from modwrite import _exchange, _interrupts, _tempnames
+from modwrite import _exchange, _interrupts, _package, _tempnames
 
 #: The C functions counted as filesystem calls.
 C_CALLS: dict[Any, str] = {
@@ -275,3 +275,28 @@ def call_index(calls: list[str], name: str, occurrence: int = 1) -> int:
             if seen == occurrence:
                 return index
     raise AssertionError(f"no {name} #{occurrence} in {calls}")
+
+
+def crash_between_the_fallback_renames(root: Path, leaf: str = "pkg") -> None:
+    """Leave package *leaf* under *root* missing and its tree parked, as a
+    writer SIGKILLed between the two renames of the fallback swap (no
+    ``RENAME_EXCHANGE``) does: a child rewrites it and dies there."""
+    from unittest import mock
+
+    import modwrite
+
+    target = str(root / leaf)
+    real_rename = os.rename
+
+    def rename(src: str, dst: str) -> None:
+        real_rename(src, dst)
+        if src == target:  # the old tree parked: die before the new one is in
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def child() -> None:
+        with mock.patch.object(_package, "exchange", return_value=False):
+            with mock.patch.object(os, "rename", side_effect=rename):
+                modwrite.write_package(leaf, {"__init__": "V = 'never'\n"}, root=root)
+
+    assert run_in_child(child) == -signal.SIGKILL
+    assert not os.path.lexists(target)
