@@ -24,13 +24,14 @@ from unittest import mock
 import pytest
 
 import modwrite
-from modwrite import _package
+from modwrite import _lock, _package
 
 from .conftest import leftovers
 from .faults import (
     Injection,
     call_index,
     count_calls,
+    crash_between_the_fallback_renames,
     inject,
     open_fds,
     run_in_child,
@@ -514,6 +515,28 @@ def test_a_parents_write_after_a_crashed_swap_puts_the_package_back_first(
     modwrite.clean(root)
     assert leftovers(root) == []
     assert (root / "pkg" / "core.py").exists()
+
+
+@pytest.mark.parametrize("parents", [False, True])
+def test_without_flock_a_write_into_a_parked_package_changes_nothing(
+    root: Path, parents: bool
+) -> None:
+    """[review] where ``flock`` is refused (some network filesystems), a
+    writer of another process may be between the fallback's two renames: a
+    write into the missing package must not put the parked tree back under
+    it.  It raises EBUSY, and the disk is as it was."""
+    modwrite.write_package("pkg", {"__init__": "V = 'old'\n", "core": "C = 1\n"}, root=root)
+    crash_between_the_fallback_renames(root)
+    before = snapshot(root)
+    refused = OSError(errno.ENOLCK, "No locks available")
+    with mock.patch.object(_lock.fcntl, "flock", side_effect=refused) as flock:
+        with pytest.warns(modwrite.ModwriteWarning, match="within this process only"):
+            with pytest.raises(modwrite.ModuleWriteError) as info:
+                modwrite.write_module("pkg.extra", "E = 1\n", root=root, parents=parents)
+    assert flock.called
+    assert info.value.errno == errno.EBUSY
+    assert "parked" in info.value.strerror
+    assert snapshot(root) == before
 
 
 def test_a_new_package_in_a_root_that_cannot_be_listed(shared_dir: Path) -> None:
