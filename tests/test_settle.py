@@ -11,6 +11,8 @@ import pytest
 import modwrite
 from modwrite import _clock, _settle
 
+from .conftest import leftovers
+
 
 def test_settle_moves_the_mtime_past_the_observed_value(tmp_path: Path) -> None:
     observed = _settle.observe(str(tmp_path))
@@ -83,3 +85,50 @@ def test_a_directory_removed_during_the_settle_warns_instead_of_raising(tmp_path
     gone.rmdir()
     with pytest.warns(modwrite.VisibilityWarning, match="No such file"):
         assert _settle.settle({str(gone): observed}, timeout=0.01) is False
+
+
+@pytest.mark.parametrize("how", ["write_module", "batch"])
+def test_an_interrupt_in_the_visibility_wait_leaves_the_file_and_no_probe(
+    tmp_path: Path, how: str
+) -> None:
+    """Ctrl-C while the visibility wait sleeps: the file has landed, the
+    ``KeyboardInterrupt`` propagates, and no probe is left, neither under
+    its first name nor under the one ``_entry_moved`` renamed it to.
+
+    The wait is forced: the touch and the rename never move the mtime, and
+    the probe's clock reads a second ahead, so the directory counts as due
+    (``_entry_moved`` renames the probe) before every sleep."""
+    (tmp_path / "m.py").write_text("V = 'old'\n")
+    real_read_clock = _settle._read_clock
+    real_entry_moved = _settle._entry_moved
+    real_remove_all = _settle._Probes.remove_all
+    on_disk: list[str] = []  # the probes there when the wait cleaned up
+
+    def read_clock(directory: str, probes: _settle._Probes, devices: dict[str, int]) -> int:
+        return real_read_clock(directory, probes, devices) + 10**9
+
+    def entry_moved(directory: str, landed: float, probes: _settle._Probes) -> bool:
+        real_entry_moved(directory, landed, probes)
+        return False
+
+    def remove_all(self: _settle._Probes) -> None:
+        on_disk.extend(p for p in self.made if os.path.lexists(p))
+        real_remove_all(self)
+
+    with (
+        mock.patch.object(_settle, "_touch_moved", return_value=False),
+        mock.patch.object(_settle, "_read_clock", side_effect=read_clock),
+        mock.patch.object(_settle, "_entry_moved", side_effect=entry_moved) as moved,
+        mock.patch.object(_settle._Probes, "remove_all", remove_all),
+        mock.patch.object(_settle.time, "sleep", side_effect=KeyboardInterrupt) as sleep,
+    ):
+        with pytest.raises(KeyboardInterrupt):
+            if how == "batch":
+                with modwrite.batch():
+                    modwrite.write_module("m", "V = 'new'\n", root=tmp_path)
+            else:
+                modwrite.write_module("m", "V = 'new'\n", root=tmp_path)
+    assert sleep.call_count == 1 and moved.call_count == 1
+    assert len(on_disk) == 1 and ".probe." in on_disk[0]  # the renamed probe
+    assert (tmp_path / "m.py").read_text() == "V = 'new'\n"
+    assert leftovers(tmp_path) == []
