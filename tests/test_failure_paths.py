@@ -10,6 +10,7 @@ no exception claims otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import importlib
@@ -515,6 +516,40 @@ def test_a_parents_write_after_a_crashed_swap_puts_the_package_back_first(
     modwrite.clean(root)
     assert leftovers(root) == []
     assert (root / "pkg" / "core.py").exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="src bug: _package.newest_parked() answers None when the listing fails, and "
+    "_write._land_chain then builds a skeleton package over the parked one",
+)
+def test_a_parents_write_that_cannot_list_the_parked_trees_keeps_the_package(
+    root: Path,
+) -> None:
+    """[review] the case above with one failed listing (EIO) of the parked
+    trees under the lock: the write built an empty package over the missing
+    one, and the next ``clean`` deleted the parked original.  Refusing the
+    write is fine; losing the package is not."""
+    modwrite.write_package("pkg", {"__init__": "V = 'old'\n", "core": "C = 1\n"}, root=root)
+    crash_between_the_fallback_renames(root)
+    real_parked_trees = _package.parked_trees
+    failed: list[str] = []
+
+    def parked_trees(directory: str, *args: object, **kwargs: object) -> object:
+        if not failed:
+            failed.append(directory)
+            raise OSError(errno.EIO, "Input/output error (injected)", directory)
+        return real_parked_trees(directory, *args, **kwargs)  # type: ignore[arg-type]
+
+    with mock.patch.object(_package, "parked_trees", side_effect=parked_trees):
+        with contextlib.suppress(modwrite.ModuleWriteError):
+            modwrite.write_module("pkg.extra", "E = 1\n", root=root, parents=True)
+    assert failed == [str(root)]
+    assert modwrite.clean(root).failed == []
+    assert {"__init__.py", "core.py"} <= {p.name for p in (root / "pkg").iterdir()}
+    assert (root / "pkg" / "__init__.py").read_text() == "V = 'old'\n"
+    assert leftovers(root) == []
 
 
 @pytest.mark.parametrize("parents", [False, True])
