@@ -265,12 +265,6 @@ def test_a_live_writers_parked_tree_of_a_missing_package_is_put_back_under_the_l
     assert leftovers(root) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FileNotFoundError,  # the package's __init__.py, gone
-    reason="src bug: a parked container whose listing fails reads as holding no tree "
-    "(_parked._read), and _clean._settle_parked removes it, package and all",
-)
 def test_a_parked_tree_that_cannot_be_listed_is_kept(root: Path) -> None:
     """[review] found by test_sweep's parked-package sweep: an EIO from the
     listing of a parked container made ``clean`` remove the container, the

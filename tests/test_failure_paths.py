@@ -518,12 +518,6 @@ def test_a_parents_write_after_a_crashed_swap_puts_the_package_back_first(
     assert (root / "pkg" / "core.py").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="src bug: _package.newest_parked() answers None when the listing fails, and "
-    "_write._land_chain then builds a skeleton package over the parked one",
-)
 def test_a_parents_write_that_cannot_list_the_parked_trees_keeps_the_package(
     root: Path,
 ) -> None:

@@ -424,12 +424,6 @@ REPAIRS = [
         # skips a directory whose listing fails (os.walk): then it returns
         # with the package still parked.
         Repair("clean", lambda r: modwrite.clean(r), OSError, returns_in_place=False),
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=PackageLost,
-            reason="src bug: _clean._settle_parked removes a parked container whose listing "
-            "fails (EIO), package and all (see test_clean.py)",
-        ),
         id="clean",
     ),
     pytest.param(

@@ -77,11 +77,15 @@ def old_files(top: str) -> dict[PurePosixPath, OldFile]:
 
 def newest_parked(directory: str, leaf: str) -> str | None:
     """The tree of *leaf* most recently parked in *directory* (a fallback
-    swap that did not finish), or ``None`` (also when *directory* cannot be
-    listed: one the writer may search but not read)."""
+    swap that did not finish), or ``None`` (also when *directory* may be
+    searched but not read by this user: ``EACCES``).
+
+    :raises OSError: any other failure to list (a write must not build a
+        new package over one that is parked but could not be seen).
+    """
     try:
         trees = parked_trees(directory, leaf)
-    except OSError:
+    except PermissionError:
         return None
     return trees[0].tree if trees else None
 

@@ -54,8 +54,10 @@ def _read(directory: str, name: str, entry: EntryName) -> ParkedTree:
         return ParkedTree(container, container, entry.hint, entry)
     try:
         inside = os.listdir(container)
-    except OSError:
-        inside = []
+    except (FileNotFoundError, NotADirectoryError):
+        inside = []  # gone meanwhile: holds nothing
+    # Any other failure is raised: a container that could not be listed may
+    # hold the package's only copy, and must not be taken for an empty one.
     if len(inside) != 1:
         return ParkedTree(container, None, None, entry)
     return ParkedTree(container, os.path.join(container, inside[0]), inside[0], entry)
@@ -69,7 +71,8 @@ def parked_trees(
 
     :param names: the entries of *directory*, when the caller has just
         listed it (else it is listed here).
-    :raises OSError: *directory* cannot be listed.
+    :raises OSError: *directory*, or a parked container in it, cannot be
+        listed.
     """
     found = []
     for name in os.listdir(directory) if names is None else names:
