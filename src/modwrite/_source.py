@@ -61,7 +61,8 @@ def encode_source(module: str, source: object, filename: str) -> tuple[bytes, Co
     if isinstance(source, str):
         if "\0" in source:
             raise InvalidSource(module, "the source contains NUL characters")
-        head = "\n".join(source.split("\n", 2)[:2]).encode("utf-8", "surrogatepass")
+        second = source.find("\n", source.find("\n") + 1)  # the first two lines
+        head = (source if second < 0 else source[:second]).encode("utf-8", "surrogatepass")
         encoding = _cookie_encoding(head, module, filename)
         if encoding == "utf-8-sig":  # the str carries its BOM character itself
             encoding = "utf-8"
@@ -71,7 +72,7 @@ def encode_source(module: str, source: object, filename: str) -> tuple[bytes, Co
             raise InvalidSource(
                 module, f"the source cannot be encoded as {encoding!r} (its coding cookie): {exc}"
             ) from None
-        if b"\0" in data:
+        if encoding != "utf-8" and b"\0" in data:  # UTF-8 makes NUL only of NUL
             raise InvalidSource(
                 module,
                 f"its coding cookie's encoding {encoding!r} is not ASCII-compatible "
