@@ -210,6 +210,46 @@ def invalidate_call(base: Path, dirs: int, calls: int) -> tuple[float, float]:
     return targeted / calls, global_ / calls
 
 
+def invalidate_cold(base: Path, dirs: int, calls: int) -> tuple[float, float]:
+    """One call timed cold, as users call it: each iteration writes a new
+    module into one of the sys.path directories (rotating among them),
+    imports another, already existing module (so the import system does its
+    usual work in between), then times one invalidation of the new file.
+    The targeted and the global call run in two loops of the same scenario,
+    one after the other; each figure is the median of its loop's calls."""
+    entries = [fresh_dir(base) for _ in range(dirs)]
+    tag = next(_counter)
+    stride = 7 if dirs % 7 else 11  # rotate through every directory, not in order
+    old = {how: [f"c{tag}_{how}_old_{i}" for i in range(calls)] for how in ("t", "g")}
+    for names in old.values():
+        for i, name in enumerate(names):  # the module imported before the call
+            (entries[(i * stride + dirs // 2) % dirs] / f"{name}.py").write_bytes(b"")
+    results: dict[str, list[float]] = {"t": [], "g": []}
+    perf_counter = time.perf_counter
+    with on_path(*entries):
+        for d in entries:  # a FileFinder per entry, as after a real start-up
+            sys.path_importer_cache[str(d)] = importlib.machinery.FileFinder(
+                str(d), (importlib.machinery.SourceFileLoader, [".py"])
+            )
+        for how in ("t", "g"):
+            call = modwrite.invalidate_caches if how == "t" else importlib.invalidate_caches
+            for i in range(calls):
+                new = str(entries[(i * stride) % dirs] / f"c{tag}_{how}_new_{i}.py")
+                with open(new, "wb"):
+                    pass
+                importlib.import_module(old[how][i])
+                if how == "t":
+                    t0 = perf_counter()
+                    call(new)
+                    t1 = perf_counter()
+                else:
+                    t0 = perf_counter()
+                    call()
+                    t1 = perf_counter()
+                results[how].append(t1 - t0)
+    return statistics.median(results["t"]), statistics.median(results["g"])
+
+
 def next_import(base: Path, dirs: int, modules: int, rounds: int) -> tuple[float, float]:
     entries = [fresh_dir(base) for _ in range(dirs)]
     for k, d in enumerate(entries):
@@ -318,6 +358,7 @@ def main() -> int:
     print()
 
     print("[4] invalidate_caches(path) vs importlib.invalidate_caches()")
+    print("    hot (same path, repeated):")
     calls = 2000
     per_dirs = {}
     for dirs in (50, 500, 5000):
@@ -333,6 +374,26 @@ def main() -> int:
     print(
         f"    call, 500 dirs: {g500 / t500:.1f}x  {verdict(g500 / t500, 20, at_most=False)}; "
         f"flat: 5000 dirs / 50 dirs = {per_dirs[5000][0] / per_dirs[50][0]:.2f}x"
+    )
+    print("    cold (after a write and an import, as users call it):")
+    cold_calls = 100 if args.quick else 200
+    cold = {}
+    for dirs in (50, 500, 5000):
+        figures = [invalidate_cold(fine, dirs, cold_calls) for _ in range(rounds)]
+        cold[dirs] = (
+            statistics.median(f[0] for f in figures),
+            statistics.median(f[1] for f in figures),
+        )
+        t, g = cold[dirs]
+        print(
+            f"    {dirs:5d} sys.path dirs: targeted {t * 1e6:7.2f} us, global "
+            f"{g * 1e6:9.2f} us = {g / t:7.1f}x cheaper"
+        )
+    t500, g500 = cold[500]
+    print(
+        f"    cold call, 500 dirs: {g500 / t500:.1f}x  "
+        f"{verdict(g500 / t500, 20, at_most=False)}; "
+        f"flat: 5000 dirs / 50 dirs = {cold[5000][0] / cold[50][0]:.2f}x"
     )
     dirs, modules = (50, 400) if args.quick else (50, 2000)
     t, g = next_import(fine, dirs, modules, rounds=rounds)
