@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.machinery
 import importlib.metadata
@@ -9,6 +10,7 @@ import importlib.util
 import os
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -274,3 +276,228 @@ def test_a_finder_subclass_with_slots_is_reset_in_place(tmp_path: Path) -> None:
     modwrite.invalidate_caches(tmp_path / "m.py")
     assert sys.path_importer_cache[str(tmp_path)] is finder
     assert finder.hits == 0
+
+
+# -- the plans: what a call knows about a directory, kept per epoch ------------
+
+
+@contextlib.contextmanager
+def _system_calls() -> Iterator[Callable[[], tuple[int, int]]]:
+    """Count the calls of os.stat and os.path.realpath within the block:
+    yields a function giving (stat calls, realpath calls) so far."""
+    from unittest import mock
+
+    with (
+        mock.patch.object(os, "stat", wraps=os.stat) as stat,
+        mock.patch.object(os.path, "realpath", wraps=os.path.realpath) as realpath,
+    ):
+        yield lambda: (stat.call_count, realpath.call_count)
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_the_first_call_about_a_sys_path_directory_resolves_nothing(
+    tmp_path: Path, size: int
+) -> None:
+    """[cold, flat] a call about a new file in a directory of sys.path, the
+    first about that directory, makes no system call: the plans of the keys'
+    directories are made when the keys are indexed (a realpath each, then)."""
+    spies = _spies(tmp_path, size)
+    modwrite.invalidate_caches(tmp_path / "d0" / "warm.py")  # the index is built
+    with _system_calls() as calls:
+        for i in (3, 7, size - 1):
+            modwrite.invalidate_caches(tmp_path / f"d{i}" / f"new{i}.py")
+        assert calls() == (0, 0)
+    assert [i for i, s in enumerate(spies) if s.invalidations] == [0, 3, 7, size - 1]
+
+
+def test_adding_a_key_resolves_that_key_only(tmp_path: Path) -> None:
+    """A key added to a big cache is indexed alone (one realpath), and the
+    other directories are checked with one stat at their next call, not
+    resolved again."""
+    spies = _spies(tmp_path, 1000)
+    modwrite.invalidate_caches(tmp_path / "d0" / "warm.py")
+    (tmp_path / "extra").mkdir()
+    with _system_calls() as calls:
+        sys.path_importer_cache[str(tmp_path / "extra")] = SpyFinder(str(tmp_path / "extra"))
+        modwrite.invalidate_caches(tmp_path / "d5" / "new.py")
+        assert calls() == (2, 1)  # the new key: stat + realpath; d5: stat
+    assert spies[5].invalidations == 1
+
+
+def test_a_retargeted_symlink_is_seen_once_the_keys_change(tmp_path: Path) -> None:
+    """A plan is kept while the cache's keys do not change; after they did,
+    the first call about a directory checks (one stat) that its spelling
+    still names the directory it resolved to.  A symlink re-pointed
+    meanwhile is then followed: the finder keyed on its new target and the
+    one keyed on the link itself are both invalidated."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    link = tmp_path / "current"
+    link.symlink_to(first, target_is_directory=True)
+    via_link, at_first, at_second = (
+        SpyFinder(str(link)),
+        SpyFinder(str(first)),
+        SpyFinder(str(second)),
+    )
+    for spy in (via_link, at_first, at_second):
+        sys.path_importer_cache[spy.path] = spy
+    modwrite.invalidate_caches(link / "m.py")
+    counts = (via_link.invalidations, at_first.invalidations, at_second.invalidations)
+    assert counts == (1, 1, 0)
+    staged = tmp_path / "staged"
+    staged.symlink_to(second, target_is_directory=True)
+    os.replace(staged, link)  # re-pointed atomically, as deployments do
+    sys.path_importer_cache[str(tmp_path / "other")] = None  # the keys change
+    modwrite.invalidate_caches(link / "m.py")
+    counts = (via_link.invalidations, at_first.invalidations, at_second.invalidations)
+    assert counts == (2, 1, 1)
+    modwrite.invalidate_caches(second / "n.py")  # the link's key was indexed again
+    counts = (via_link.invalidations, at_first.invalidations, at_second.invalidations)
+    assert counts == (3, 1, 2)
+
+
+def test_a_replaced_directory_is_resolved_again(tmp_path: Path) -> None:
+    """The check is by identity (device, inode), not by spelling: a
+    directory removed and replaced by a symlink elsewhere is resolved again."""
+    real = tmp_path / "real"
+    real.mkdir()
+    moving = tmp_path / "moving"
+    moving.mkdir()
+    at_moving, at_real = SpyFinder(str(moving)), SpyFinder(str(real))
+    sys.path_importer_cache[str(moving)] = at_moving
+    sys.path_importer_cache[str(real)] = at_real
+    modwrite.invalidate_caches(moving / "m.py")
+    assert (at_moving.invalidations, at_real.invalidations) == (1, 0)
+    moving.rmdir()
+    moving.symlink_to(real, target_is_directory=True)
+    sys.path_importer_cache[str(tmp_path / "other")] = None  # the keys change
+    modwrite.invalidate_caches(moving / "m.py")
+    assert (at_moving.invalidations, at_real.invalidations) == (2, 1)
+
+
+def test_keys_of_a_cleared_or_replaced_cache_are_indexed_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "d"
+    directory.mkdir()
+    first = SpyFinder(str(directory))
+    sys.path_importer_cache[str(directory)] = first
+    modwrite.invalidate_caches(directory / "m.py")
+    assert first.invalidations == 1
+    sys.path_importer_cache.clear()  # then the same directory, spelled otherwise
+    second = SpyFinder(str(directory) + os.sep)
+    sys.path_importer_cache[str(directory) + os.sep] = second
+    modwrite.invalidate_caches(directory / "m.py")
+    assert (first.invalidations, second.invalidations) == (1, 1)
+    replacement = {str(directory) + os.sep + os.sep: SpyFinder(str(directory))}
+    monkeypatch.setattr(sys, "path_importer_cache", replacement)
+    modwrite.invalidate_caches(directory / "m.py")
+    assert replacement[str(directory) + os.sep + os.sep].invalidations == 1
+    assert second.invalidations == 1
+
+
+def test_a_key_removed_and_another_added_is_seen(tmp_path: Path) -> None:
+    """The cache's size is unchanged; its last key says it changed."""
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    old_dir.mkdir()
+    new_dir.mkdir()
+    sys.path_importer_cache[str(old_dir)] = SpyFinder(str(old_dir))
+    modwrite.invalidate_caches(old_dir / "m.py")
+    del sys.path_importer_cache[str(old_dir)]
+    spy = SpyFinder(str(new_dir))
+    sys.path_importer_cache[str(new_dir) + os.sep] = spy
+    modwrite.invalidate_caches(new_dir / "m.py")
+    assert spy.invalidations == 1
+
+
+def test_the_key_spelled_as_the_directory_is_found_even_unindexed(tmp_path: Path) -> None:
+    """The cache changed in a way its (size, last key) does not show: a key
+    removed, another added, and the last one removed and put back.  The
+    index misses the new key until the next change, but a key spelled
+    exactly as the directory is always tried."""
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for d in (a, b, c):
+        d.mkdir()
+    last = str(c)
+    sys.path_importer_cache[str(a)] = SpyFinder(str(a))
+    sys.path_importer_cache[last] = SpyFinder(last)
+    modwrite.invalidate_caches(a / "m.py")
+    del sys.path_importer_cache[str(a)]
+    kept = sys.path_importer_cache.pop(last)
+    spy = SpyFinder(str(b))
+    sys.path_importer_cache[str(b)] = spy
+    sys.path_importer_cache[last] = kept  # the same key object, last again
+    modwrite.invalidate_caches(b / "m.py")
+    assert spy.invalidations == 1
+
+
+def test_none_entry_of_the_path_itself_is_dropped(tmp_path: Path) -> None:
+    missing = tmp_path / "later"
+    sys.path_importer_cache[str(missing)] = None
+    sys.path_importer_cache[str(tmp_path / "later.py")] = None
+    modwrite.invalidate_caches(tmp_path / "later.py")
+    assert str(tmp_path / "later.py") not in sys.path_importer_cache
+    assert sys.path_importer_cache[str(missing)] is None  # not an ancestor: kept
+    modwrite.invalidate_caches(missing)  # still missing: not a directory
+    assert str(missing) not in sys.path_importer_cache
+
+
+def test_directories_no_key_names_are_remembered_within_a_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modwrite import _invalidate
+
+    monkeypatch.setattr(_invalidate._KeyIndex, "_LIMIT", 8)
+    spies = _spies(tmp_path, 3)
+    index = _invalidate._index
+    most = (0, 0)
+    rounds = 2 * len(sys.path_importer_cache) + 20
+    for i in range(rounds):
+        modwrite.invalidate_caches(tmp_path / f"elsewhere{i}" / "m.py")
+        modwrite.invalidate_caches(tmp_path / "d1" / "m.py")
+        most = max(most[0], len(index.plans)), max(most[1], len(index._resolved))
+    assert most[0] <= len(index.by_spelling) + 8
+    assert most[1] <= len(index.by_spelling) + 8
+    assert [s.invalidations for s in spies] == [0, rounds, 0]
+
+
+def test_a_finder_is_reset_inline_only_when_that_is_all_its_method_does() -> None:
+    from modwrite import _invalidate
+    from modwrite import _machinery as mw_machinery
+
+    assert _invalidate._reset_value(importlib.machinery.FileFinder) == -1
+    assert _invalidate._reset_value(mw_machinery.FileFinder) == -1.0
+
+    class ClearsMore(importlib.machinery.FileFinder):
+        def invalidate_caches(self) -> None:
+            self._path_mtime = -1
+            self._path_cache = set()
+
+    class Reads(importlib.machinery.FileFinder):
+        def invalidate_caches(self) -> None:
+            self._path_mtime = self._path_mtime - self._path_mtime - 1
+
+    class CallsOut(importlib.machinery.FileFinder):
+        def invalidate_caches(self) -> None:
+            print(end="")
+            self._path_mtime = -1
+
+    for cls in (ClearsMore, Reads, CallsOut):
+        assert _invalidate._reset_value(cls) is _invalidate._MISSING, cls
+
+
+@pytest.mark.parametrize("machinery", ["stock", "modwrite"])
+def test_a_copied_finder_and_the_old_object_are_both_reset(tmp_path: Path, machinery: str) -> None:
+    from modwrite import _machinery as mw_machinery
+
+    details = mw_machinery._get_supported_file_loaders()
+    cls = importlib.machinery.FileFinder if machinery == "stock" else mw_machinery.FileFinder
+    finder = cls(str(tmp_path), *details)
+    finder._path_mtime = 123.0  # type: ignore[attr-defined]
+    sys.path_importer_cache[str(tmp_path)] = finder
+    modwrite.invalidate_caches(tmp_path / "m.py")
+    fresh = sys.path_importer_cache[str(tmp_path)]
+    assert fresh is not finder and type(fresh) is cls
+    assert fresh._path_mtime == finder._path_mtime == (-1 if machinery == "stock" else -1.0)  # type: ignore[attr-defined]
+    assert fresh.path == finder.path

@@ -18,10 +18,15 @@ caches keyed on a directory:
 
 Keys of :data:`sys.path_importer_cache` are matched by the identity of the
 directory they name, not by spelling: relative entries, ``''`` (stored as the
-working directory), symlinks and trailing separators all match.  An index of
-the keys is kept and brought up to date only when the cache's keys changed
-(detected in O(1) from its size and its last key: dicts keep insertion
-order), so the cost of a call does not grow with ``sys.path``.
+working directory), symlinks and trailing separators all match, and a key
+spelled as the directory always does.  An index of the keys is kept and
+brought up to date only when the cache's keys changed (detected in O(1) from
+its size and its last key: dicts keep insertion order), so the cost of a
+call does not grow with ``sys.path``.  The index holds a *plan* per
+directory (see :class:`_KeyIndex`), made when its key is indexed: a call
+about a new file in a directory of ``sys.path`` reads it and makes no system
+call, the first time as the hundredth, which is what keeps a call cheap cold
+(between a write and an import, as programs make it).
 """
 
 from __future__ import annotations
@@ -44,6 +49,12 @@ __all__ = ["Landing", "invalidate_caches", "invalidate_directory_tree", "invalid
 _MISSING: Any = object()
 #: Paths ending so name module files (not directories): not stat-ed to tell.
 _MODULE_SUFFIXES = tuple(importlib.machinery.all_suffixes())
+_SEP = os.sep
+#: POSIX paths: a normalized absolute path is split at its last separator,
+#: and ``normcase`` is the identity (Windows: the generic functions).
+_POSIX = os.path is sys.modules.get("posixpath")
+_split = os.path.split
+_new_object = object.__new__
 
 
 def _normalize(path: str) -> str:
@@ -55,96 +66,200 @@ def _canonical(spelled: str) -> str:
     return os.path.normcase(os.path.realpath(spelled))
 
 
+# A directory's *plan*: what a call needs to know about it, made once per
+# epoch (the cache's keys unchanged) and kept by its normalized spelling.  A
+# tuple, read by position in the hot path:
+#   [0] None, or {name: None keys} for the None entries of its children,
+#   [1] the None keys of it and of its ancestors,
+#   [2:] the keys naming it: its own spelling first (a key so spelled names
+#        it whatever the symlinks say), then the others indexed with it.
+# Its keys are the cache's own string objects, so the lookups of one call
+# share their memory.
+
+
 class _KeyIndex:
     """Who is who among the keys of :data:`sys.path_importer_cache`.
 
-    Every key is indexed by its *canonical* path: its absolute spelling with
-    symlinks resolved (``realpath``), so relative keys, ``..``, trailing
-    separators and symlinked spellings of one directory meet.  ``negative``
-    holds the canonical paths of ``None`` entries.  The index is refreshed
-    lazily when the cache's keys change: O(new keys), never O(sys.path) per
-    call.
+    Every key is indexed by its normalized spelling (absolute, as when it
+    was indexed) and by its *canonical* path: that spelling with symlinks
+    resolved (``realpath``), so relative keys, ``..``, trailing separators
+    and symlinked spellings of one directory meet.  ``negative`` holds the
+    canonical paths of ``None`` entries.  The index is brought up to date
+    when the cache's keys change, in O(changed keys) Python work (the set
+    difference that finds them is one pass in C).
 
-    Paths asked about are canonicalized through a memo, cleared whenever the
-    keys change: a symlink re-pointed meanwhile is seen at the next change
-    of the cache's keys.
+    A call does not resolve paths: it reads the *plan* of the directory it
+    names, kept by normalized spelling for as long as the cache's keys do
+    not change (an *epoch*).  The plans of the keys' own spellings are made
+    when the keys are indexed, from the ``realpath`` taken then, so a call
+    about a directory on :data:`sys.path` costs a few dict lookups, the
+    first time as the hundredth.  After the keys changed, the first call
+    about a directory checks with one ``stat`` that its spelling still names
+    the directory (device and inode) it resolved to, and resolves it again
+    if not: a symlink re-pointed meanwhile is seen at the next change of the
+    cache's keys, and the keys spelled through it are indexed again where it
+    now leads.
     """
 
-    _MEMO_LIMIT = 4096
+    #: Resolutions kept for spellings that no key has (keys' are all kept).
+    _LIMIT = 4096
 
     def __init__(self) -> None:
         # Created at the first sync: threading is not imported at start-up.
         self._lock: Any = None
-        self._cache: dict[str, Any] | None = None
-        self._signature: tuple[int, object] = (-1, None)
-        self._known: dict[str, str] = {}
+        #: The dict indexed, its size and its last key then: (size, last key)
+        #: changes whenever keys are added or removed (dicts keep insertion
+        #: order, so a new key is the last one), checked in O(1) per call.
+        self.cache: dict[str, Any] | None = None
+        self.size = -1
+        self.last: object = _MISSING
+        #: Every key of the cache -> (spelling, canonical), or None (not str).
+        self._known: dict[object, tuple[str, str] | None] = {}
         self.by_canonical: dict[str, set[str]] = {}
+        self.by_spelling: dict[str, set[str]] = {}
         self.negative: dict[str, set[str]] = {}
-        self._memo: dict[str, str] = {}
+        #: canonical directory -> {name: None keys of its child name}
+        self._negative_children: dict[str, dict[str, set[str]]] = {}
+        #: spelling -> (canonical, (st_dev, st_ino) or None) when last
+        #: resolved; kept across epochs.
+        self._resolved: dict[str, tuple[str, tuple[int, int] | None]] = {}
+        #: spelling -> plan, for this epoch only.
+        self.plans: dict[str, tuple[Any, ...]] = {}
 
-    @staticmethod
-    def _signature_of(cache: dict[str, Any]) -> tuple[int, object]:
-        # Dicts keep insertion order, so any new key becomes the last one:
-        # (size, last key) changes whenever keys are added or removed, in O(1).
-        try:
-            return (len(cache), next(reversed(cache), None))
-        except RuntimeError:  # changed by another thread between the two calls
-            return (-1, None)
-
-    def sync(self) -> None:
-        cache = sys.path_importer_cache
-        signature = self._signature_of(cache)
-        if cache is self._cache and signature == self._signature:
-            return
+    def _locked(self) -> Any:
         if self._lock is None:
             import threading
 
             self._lock = threading.Lock()
-        with self._lock:
-            if cache is not self._cache:
-                self._cache = cache
-                self._known = {}
-                self.by_canonical, self.negative = {}, {}
-            self._memo = {}
-            keys = set(cache)
-            for key in set(self._known) - keys:
-                self._forget(key)
-            for key in keys - set(self._known):
-                if isinstance(key, str):
-                    self._add(key, cache.get(key, _MISSING) is None)
-            self._signature = signature
+        return self._lock
 
-    def _add(self, key: str, negative: bool) -> None:
-        canonical = _canonical(_normalize(key))
-        self._known[key] = canonical
+    def sync(self, cache: dict[str, Any]) -> None:
+        """Index the keys added to *cache*, forget the removed ones, and
+        start a new epoch: the plans of the new keys' directories are made
+        now, the others' at their next call."""
+        with self._locked():
+            try:  # read before the difference: a key added meanwhile syncs again
+                size, last = len(cache), next(reversed(cache), _MISSING)
+            except RuntimeError:  # changed by another thread between the two calls
+                size, last = -1, _MISSING
+            if cache is not self.cache:
+                self.cache = cache
+                self._known = {}
+                self.by_canonical, self.by_spelling, self.negative = {}, {}, {}
+                self._negative_children = {}
+            known = self._known
+            added = cache.keys() - known.keys()
+            if len(known) + len(added) != len(cache):  # some known key is gone
+                for key in known.keys() - cache.keys():
+                    self._forget(key)
+            fresh: dict[str, str] = {}
+            for key in added:
+                if not isinstance(key, str):
+                    known[key] = None
+                    continue
+                spelling = _normalize(key)
+                if spelling == key:
+                    spelling = key  # one string object for the cache and the plans
+                canonical = fresh.get(spelling)
+                if canonical is None:
+                    canonical = fresh[spelling] = self._resolve(spelling)
+                self._index(key, spelling, canonical, cache.get(key, _MISSING) is None)
+            # Once every key is in: a plan lists all the keys of its directory.
+            self.plans = {spelling: self._plan_of(spelling, c) for spelling, c in fresh.items()}
+            self.size, self.last = size, last
+
+    def _resolve(self, spelling: str) -> str:
+        """The canonical path of *spelling*: a ``realpath``, unless the last
+        one is known and *spelling* still names the same directory (one
+        ``stat``)."""
+        try:
+            st = os.stat(spelling)
+            identity: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except (OSError, ValueError):
+            identity = None
+        resolved = self._resolved
+        old = resolved.get(spelling)
+        if old is not None and identity is not None and old[1] == identity:
+            return old[0]
+        canonical = _canonical(spelling)
+        if len(resolved) >= len(self.by_spelling) + self._LIMIT:
+            by_spelling = self.by_spelling
+            resolved = self._resolved = {s: r for s, r in resolved.items() if s in by_spelling}
+        resolved[spelling] = (canonical, identity)
+        return canonical
+
+    def _index(self, key: str, spelling: str, canonical: str, negative: bool) -> None:
+        self._known[key] = (spelling, canonical)
         self.by_canonical.setdefault(canonical, set()).add(key)
+        self.by_spelling.setdefault(spelling, set()).add(key)
         if negative:
             self.negative.setdefault(canonical, set()).add(key)
+            head, name = _split(canonical)
+            children = self._negative_children.setdefault(head, {})
+            children.setdefault(name, set()).add(key)
 
-    def _forget(self, key: str) -> None:
-        canonical = self._known.pop(key)
-        for index in (self.by_canonical, self.negative):
-            keys = index.get(canonical)
+    def _forget(self, key: object) -> None:
+        names = self._known.pop(key)
+        if names is None:
+            return
+        spelling, canonical = names
+        head, name = _split(canonical)
+        for index, at in (
+            (self.by_canonical, canonical),
+            (self.negative, canonical),
+            (self.by_spelling, spelling),
+            (self._negative_children.get(head, {}), name),
+        ):
+            keys = index.get(at)
             if keys is not None:
                 keys.discard(key)
                 if not keys:
-                    del index[canonical]
+                    del index[at]
+        if self._negative_children.get(head) == {}:
+            del self._negative_children[head]
 
-    def canonical(self, directory: str) -> str:
-        """*directory* (normalized absolute) with symlinks resolved, memoized."""
-        found = self._memo.get(directory)
-        if found is None:
-            if len(self._memo) >= self._MEMO_LIMIT:
-                self._memo = {}
-            found = self._memo[directory] = _canonical(directory)
-        return found
+    def _plan_of(self, spelling: str, canonical: str) -> tuple[Any, ...]:
+        keys = [spelling]
+        for key in (*self.by_spelling.get(spelling, ()), *self.by_canonical.get(canonical, ())):
+            if key not in keys:
+                keys.append(key)
+        negative = self.negative
+        none_keys: list[str] = []
+        below = None
+        if negative:
+            directory = canonical
+            while True:
+                none_keys.extend(negative.get(directory, ()))
+                cut = directory.rfind(_SEP)
+                if cut < 0 or directory == _SEP:
+                    break
+                directory = directory[:cut] or _SEP
+            children = self._negative_children.get(canonical)
+            if children:
+                below = {name: tuple(found) for name, found in children.items()}
+        return (below, tuple(none_keys), *keys)
 
-    def keys_for(self, directory: str) -> set[str]:
-        """Keys naming *directory* (normalized absolute), however spelled."""
-        return self.by_canonical.get(self.canonical(directory), _EMPTY)
+    def plan(self, spelling: str) -> tuple[Any, ...]:
+        """The plan of the directory *spelling* (normalized absolute) for
+        this epoch (see the class)."""
+        with self._locked():
+            canonical = self._resolve(spelling)
+            moved = False
+            cache = self.cache if self.cache is not None else {}
+            for key in tuple(self.by_spelling.get(spelling, ())):
+                names = self._known.get(key)
+                if names is not None and names[1] != canonical:  # re-pointed since
+                    self._forget(key)
+                    self._index(key, spelling, canonical, cache.get(key, _MISSING) is None)
+                    moved = True
+            plans = self.plans
+            if moved or len(plans) >= len(self.by_spelling) + self._LIMIT:
+                # Other directories may have gained or lost keys; or too many.
+                plans = self.plans = {}
+            found = plans[spelling] = self._plan_of(spelling, canonical)
+            return found
 
 
-_EMPTY: set[str] = set()
 _index = _KeyIndex()
 
 
@@ -180,6 +295,32 @@ class Landing:
 _COPIED = (importlib.machinery.FileFinder, _machinery.FileFinder)
 
 
+def _reset_value(cls: type) -> object:
+    """The value ``cls.invalidate_caches()`` gives ``_path_mtime``, if that is
+    all it does (as CPython's and modwrite's FileFinder), else ``_MISSING``.
+
+    Checked, not assumed: the method refers to no other name (so it can
+    call nothing and touch no other attribute), and run on an empty
+    instance it leaves exactly ``{"_path_mtime": value}``.  Then a call can
+    reset a finder by setting that value, without the two method calls
+    (cold, they were a third of its cost)."""
+    method = getattr(cls, "invalidate_caches", None)
+    code = getattr(method, "__code__", None)
+    if code is None or code.co_names != ("_path_mtime",) or code.co_argcount != 1:
+        return _MISSING
+    probe: Any = object.__new__(cls)
+    try:
+        method(probe)  # type: ignore[misc]
+    except Exception:
+        return _MISSING
+    state = probe.__dict__
+    return state["_path_mtime"] if list(state) == ["_path_mtime"] else _MISSING
+
+
+#: For each class of _COPIED: the _path_mtime its invalidate_caches() sets.
+_RESETS = {cls: value for cls in _COPIED if (value := _reset_value(cls)) is not _MISSING}
+
+
 def _replace_finder(key: str, finder: Any, leaf: str, landing: Landing | None) -> None:
     """Put a copy of *finder* whose listing is forgotten (or, after
     modwrite's own write, updated) in its place in the cache, and reset the
@@ -206,10 +347,40 @@ def _replace_finder(key: str, finder: Any, leaf: str, landing: Landing | None) -
     sys.path_importer_cache[key] = fresh
 
 
+def _plan_for(parent: str) -> tuple[Any, ...]:
+    """The plan of *parent* (normalized absolute), the index brought up to
+    date first if the cache's keys changed (checked in O(1))."""
+    cache = sys.path_importer_cache
+    index = _index
+    try:
+        stale = (
+            cache is not index.cache
+            or len(cache) != index.size
+            or next(reversed(cache), _MISSING) is not index.last
+        )
+    except RuntimeError:  # changed by another thread meanwhile
+        stale = True
+    if stale:
+        index.sync(cache)
+    plan = index.plans.get(parent)
+    return index.plan(parent) if plan is None else plan
+
+
+def _invalidate_key(key: str, finder: Any, leaf: str, landing: Landing | None) -> None:
+    """Invalidate the cache's entry *key*, *finder* (``_MISSING``: none)."""
+    if finder is None:
+        sys.path_importer_cache.pop(key, None)
+    elif finder.__class__ in _COPIED:
+        _replace_finder(key, finder, leaf, landing)
+    elif finder is not _MISSING and hasattr(finder, "invalidate_caches"):
+        finder.invalidate_caches()
+
+
 def _invalidate_path(target: str, *, is_dir: bool, landing: Landing | None = None) -> None:
     """The one place that invalidates for a normalized absolute *target*:
     the finders of *target* (a directory) and of its parent, then the
-    ``None`` entries of *target* and its ancestors.
+    ``None`` entries of *target* and its ancestors.  (For a module file
+    without a landing, :func:`invalidate_caches` does the same inline.)
 
     CPython's and modwrite's :class:`~importlib.machinery.FileFinder` are
     replaced by fresh copies (see :func:`_replace_finder`); with a *landing*
@@ -217,22 +388,26 @@ def _invalidate_path(target: str, *, is_dir: bool, landing: Landing | None = Non
     O(1) (:meth:`modwrite.machinery.FileFinder.note_own_write`) instead of
     reading the directory again.  Other finders are asked to
     ``invalidate_caches()``."""
-    _index.sync()
-    cache = sys.path_importer_cache
-    parent, leaf = os.path.split(target)
-    keys = list(_index.keys_for(parent))
+    cut = target.rfind(_SEP)
+    if cut > 1 and _POSIX:  # normalized: no trailing nor doubled separator
+        parent, leaf = target[:cut], target[cut + 1 :]
+    else:
+        parent, leaf = _split(target)
+    plan = _plan_for(parent)
+    keys = plan[2:]
+    none_keys = plan[1]
+    if plan[0] is not None:  # None entries in the parent
+        none_keys += plan[0].get(leaf, ())
     if is_dir:
-        keys += _index.keys_for(target)
+        own = _plan_for(target)
+        keys += own[2:]
+        none_keys += own[1]
+    cache = sys.path_importer_cache
     for key in keys:
-        finder = cache.get(key, _MISSING)
-        if finder is None:
-            del cache[key]
-        elif type(finder) in _COPIED:
-            _replace_finder(key, finder, leaf, landing)
-        elif finder is not _MISSING and hasattr(finder, "invalidate_caches"):
-            finder.invalidate_caches()
-    if _index.negative:
-        _drop_negative_entries(os.path.join(_index.canonical(parent), leaf))
+        _invalidate_key(key, cache.get(key, _MISSING), leaf, landing)
+    for key in none_keys:
+        if cache.get(key, _MISSING) is None:
+            cache.pop(key, None)
 
 
 def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
@@ -254,32 +429,86 @@ def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
     name, with symlinks resolved: relative entries, ``''`` (stored as the
     working directory), ``..``, trailing separators and symlinked spellings
     all match.  Cost: independent of the length of :data:`sys.path`: a few
-    dict lookups per ancestor of *path*, one ``stat`` unless *path* names a
-    module file, and a ``realpath`` the first time a directory is seen after
-    the cache's keys changed; plus one re-listing of the touched directory at
-    the next import from it.  This is ``PathFinder.invalidate_caches(path)``
-    as Brett Cannon proposed it on python-dev (March 2013): only the most
-    specific finders.
+    dict lookups, one ``stat`` unless *path* names a module file; after the
+    cache's keys changed, one ``stat`` more at the first call about a
+    directory (does its spelling still name the directory it resolved to?),
+    and a ``realpath`` for a directory that no key names or that moved; plus
+    one re-listing of the touched directory at the next import from it.
+    This is ``PathFinder.invalidate_caches(path)`` as Brett Cannon proposed
+    it on python-dev (March 2013): only the most specific finders.
     """
     if path is None:
         importlib.invalidate_caches()
         return
-    target = _normalize(str_path(path, what="path"))
-    is_dir = False
+    spelled = path if isinstance(path, str) else str_path(path, what="path")
+    # Already what _normalize() would make of it (POSIX: absolute, no empty,
+    # "." or ".." part, no trailing separator)?  A few scans of a string,
+    # not a call of abspath(): cold, a call into a module that the import
+    # system does not use costs more than the scans.
+    normal = (
+        _POSIX
+        and spelled.startswith("/")
+        and "//" not in spelled
+        and "/./" not in spelled
+        and "/../" not in spelled
+        and not spelled.endswith(("/", "/.", "/.."))
+    )
+    target = spelled if normal else _normalize(spelled)
     if not target.endswith(_MODULE_SUFFIXES):  # a module file path is not stat-ed
         try:
             is_dir = stat.S_ISDIR(os.stat(target).st_mode)
         except (OSError, ValueError):
-            pass
-    _invalidate_path(target, is_dir=is_dir)
-    if is_dir:
-        _refresh_directory_caches()
+            is_dir = False
+        _invalidate_path(target, is_dir=is_dir)
+        if is_dir:
+            _refresh_directory_caches()
+        return
+    # A module file: _invalidate_path(target, is_dir=False) written out, its
+    # common case inline.  Cold, each further Python call and each object
+    # touched shows (bench [4]): this is the call programs make.
+    cut = target.rfind(_SEP)
+    if cut > 1 and _POSIX:  # normalized: no trailing nor doubled separator
+        parent, leaf = target[:cut], target[cut + 1 :]
+    else:
+        parent, leaf = _split(target)
+    cache = sys.path_importer_cache
+    index = _index
+    plan: Any = index.plans.get(parent)
+    try:
+        stale = (
+            plan is None
+            or cache is not index.cache
+            or len(cache) != index.size
+            or next(reversed(cache), _MISSING) is not index.last
+        )
+    except RuntimeError:  # changed by another thread meanwhile
+        stale = True
+    if stale:
+        plan = _plan_for(parent)
+    for key in plan[2:]:
+        finder = cache.get(key, _MISSING)
+        reset = _RESETS.get(finder.__class__, _MISSING)
+        if reset is _MISSING:
+            _invalidate_key(key, finder, leaf, None)
+        else:  # _replace_finder() without a landing (see _reset_value)
+            fresh = _new_object(finder.__class__)
+            fresh.__dict__.update(finder.__dict__)
+            fresh._path_mtime = reset
+            finder._path_mtime = reset
+            cache[key] = fresh
+    none_keys = plan[1]
+    if plan[0] is not None:
+        none_keys += plan[0].get(leaf, ())
+    for key in none_keys:
+        if cache.get(key, _MISSING) is None:
+            cache.pop(key, None)
 
 
 def invalidate_landing(landing: Landing) -> None:
     """:func:`invalidate_caches` for what a write just landed (the write
     path's fast lane: no ``stat``; see :class:`Landing`)."""
-    _invalidate_path(os.path.normcase(landing.path), is_dir=landing.is_dir, landing=landing)
+    target = landing.path if _POSIX else os.path.normcase(landing.path)
+    _invalidate_path(target, is_dir=landing.is_dir, landing=landing)
     if landing.is_dir:
         _refresh_directory_caches()
 
@@ -291,24 +520,6 @@ def invalidate_directory_tree(root: str, relative_dirs: set[str]) -> None:
     for relative in sorted(relative_dirs):
         _invalidate_path(_normalize(os.path.join(root, relative)), is_dir=True)
     _refresh_directory_caches()
-
-
-def _drop_negative_entries(target: str) -> None:
-    """Drop ``None`` entries for *target* (canonical) and each of its
-    ancestors: one dict lookup per ancestor, whatever the number of entries."""
-    cache = sys.path_importer_cache
-    negative = _index.negative
-    directory = target
-    while True:
-        keys = negative.get(directory)
-        if keys:
-            for key in tuple(keys):
-                if cache.get(key, _MISSING) is None:
-                    del cache[key]
-        cut = directory.rfind(os.sep)
-        if cut < 0 or directory == os.sep:
-            return
-        directory = directory[:cut] or os.sep
 
 
 def _refresh_directory_caches() -> None:
