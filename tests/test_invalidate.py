@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -501,3 +502,48 @@ def test_a_copied_finder_and_the_old_object_are_both_reset(tmp_path: Path, machi
     assert fresh is not finder and type(fresh) is cls
     assert fresh._path_mtime == finder._path_mtime == (-1 if machinery == "stock" else -1.0)  # type: ignore[attr-defined]
     assert fresh.path == finder.path
+
+
+def _listings_during(fn: Callable[[], object]) -> int:
+    """How many directories the import system lists while *fn* runs."""
+    external = sys.modules["importlib._bootstrap_external"]
+    calls = 0
+    real = external._os.listdir
+
+    def listdir(path: str = ".") -> list[str]:
+        nonlocal calls
+        calls += 1
+        return real(path)
+
+    with mock.patch.object(external._os, "listdir", listdir):
+        fn()
+    return calls
+
+
+def test_a_write_updates_a_current_stock_listing_without_reading_the_directory(
+    root: Path, unique_name: str
+) -> None:
+    """[issue 7.2] the stock FileFinder's listing, current before the
+    landing, gets the new name in O(1): the import that follows finds the
+    module without listing the directory again."""
+    (root / "first_mw_mod.py").write_text("")
+    importlib.import_module("first_mw_mod")  # the finder lists the directory
+    finder = sys.path_importer_cache[str(root)]
+    assert type(finder) is importlib.machinery.FileFinder
+    modwrite.write_module(unique_name, "X = 1\n", root=root, visibility="process")
+    listings = _listings_during(lambda: importlib.import_module(unique_name))
+    assert (listings, sys.modules[unique_name].X) == (0, 1)
+
+
+def test_a_stale_stock_listing_is_read_again(root: Path, unique_name: str) -> None:
+    """Another tool changed the directory since the finder listed it: the
+    listing is not current, so it is not patched but read again."""
+    (root / "first_mw_mod2.py").write_text("")
+    importlib.import_module("first_mw_mod2")
+    (root / "other_tool_mw.py").write_text("Y = 2\n")
+    st = os.stat(root)
+    os.utime(root, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the tool's change
+    modwrite.write_module(unique_name, "X = 1\n", root=root, visibility="process")
+    listings = _listings_during(lambda: importlib.import_module(unique_name))
+    assert listings == 1
+    assert importlib.import_module("other_tool_mw").Y == 2

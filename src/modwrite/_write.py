@@ -45,7 +45,6 @@ from pathlib import Path, PurePosixPath
 from types import CodeType
 from typing import IO
 
-from . import _machinery
 from ._atomic import fsync_directory, write_atomic
 from ._bytecode import write_pyc
 from ._interrupts import deferred_signals
@@ -378,7 +377,7 @@ def _land_module(
             st = os.fstat(f.fileno())
             identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
-        before = _mtime(locked) if _machinery.installed() else None
+        before = _mtime(locked)  # the finders' listings are updated from these
         with step("write the new file in the directory", directory):
             write_atomic(
                 locked,
@@ -389,7 +388,7 @@ def _land_module(
                 before_commit=stamp,
             )
         # -- committed: nothing below raises --
-        after = _mtime(locked) if before is not None else None
+        after = _mtime(locked)
         landed = _Landed({directory: float("-inf")})
         landed.identity = identity
         if options.durable:
