@@ -210,44 +210,50 @@ def invalidate_call(base: Path, dirs: int, calls: int) -> tuple[float, float]:
     return targeted / calls, global_ / calls
 
 
-def invalidate_cold(base: Path, dirs: int, calls: int) -> tuple[float, float]:
+def _nothing(path: str) -> None:
+    """The floor of the cold measurement: a Python call that does nothing."""
+
+
+def invalidate_cold(base: Path, dirs: int, calls: int) -> tuple[float, float, float]:
     """One call timed cold, as users call it: each iteration writes a new
     module into one of the sys.path directories (rotating among them),
     imports another, already existing module (so the import system does its
     usual work in between), then times one invalidation of the new file.
-    The targeted and the global call run in two loops of the same scenario,
-    one after the other; each figure is the median of its loop's calls."""
+    The targeted call, the global call and, as the floor, a call of a
+    function that does nothing run in three loops of the same scenario, one
+    after the other; each figure is the median of its loop's calls."""
     entries = [fresh_dir(base) for _ in range(dirs)]
     tag = next(_counter)
     stride = 7 if dirs % 7 else 11  # rotate through every directory, not in order
-    old = {how: [f"c{tag}_{how}_old_{i}" for i in range(calls)] for how in ("t", "g")}
+    loops = {"t": modwrite.invalidate_caches, "g": importlib.invalidate_caches, "0": _nothing}
+    old = {how: [f"c{tag}_{how}_old_{i}" for i in range(calls)] for how in loops}
     for names in old.values():
         for i, name in enumerate(names):  # the module imported before the call
             (entries[(i * stride + dirs // 2) % dirs] / f"{name}.py").write_bytes(b"")
-    results: dict[str, list[float]] = {"t": [], "g": []}
+    results: dict[str, list[float]] = {how: [] for how in loops}
     perf_counter = time.perf_counter
     with on_path(*entries):
         for d in entries:  # a FileFinder per entry, as after a real start-up
             sys.path_importer_cache[str(d)] = importlib.machinery.FileFinder(
                 str(d), (importlib.machinery.SourceFileLoader, [".py"])
             )
-        for how in ("t", "g"):
-            call = modwrite.invalidate_caches if how == "t" else importlib.invalidate_caches
+        for how, call in loops.items():
             for i in range(calls):
                 new = str(entries[(i * stride) % dirs] / f"c{tag}_{how}_new_{i}.py")
                 with open(new, "wb"):
                     pass
                 importlib.import_module(old[how][i])
-                if how == "t":
-                    t0 = perf_counter()
-                    call(new)
-                    t1 = perf_counter()
-                else:
+                if how == "g":
                     t0 = perf_counter()
                     call()
                     t1 = perf_counter()
+                else:
+                    t0 = perf_counter()
+                    call(new)
+                    t1 = perf_counter()
                 results[how].append(t1 - t0)
-    return statistics.median(results["t"]), statistics.median(results["g"])
+    t, g, floor = (statistics.median(results[how]) for how in loops)
+    return t, g, floor
 
 
 def next_import(base: Path, dirs: int, modules: int, rounds: int) -> tuple[float, float]:
@@ -380,20 +386,18 @@ def main() -> int:
     cold = {}
     for dirs in (50, 500, 5000):
         figures = [invalidate_cold(fine, dirs, cold_calls) for _ in range(rounds)]
-        cold[dirs] = (
-            statistics.median(f[0] for f in figures),
-            statistics.median(f[1] for f in figures),
-        )
-        t, g = cold[dirs]
+        cold[dirs] = tuple(statistics.median(f[k] for f in figures) for k in range(3))
+        t, g, floor = cold[dirs]
         print(
             f"    {dirs:5d} sys.path dirs: targeted {t * 1e6:7.2f} us, global "
-            f"{g * 1e6:9.2f} us = {g / t:7.1f}x cheaper"
+            f"{g * 1e6:9.2f} us = {g / t:7.1f}x cheaper  (an empty call: {floor * 1e6:.2f} us)"
         )
-    t500, g500 = cold[500]
+    t500, g500, _ = cold[500]
     print(
         f"    cold call, 500 dirs: {g500 / t500:.1f}x  "
         f"{verdict(g500 / t500, 20, at_most=False)}; "
-        f"flat: 5000 dirs / 50 dirs = {cold[5000][0] / cold[50][0]:.2f}x"
+        f"flat: 5000 dirs / 50 dirs = {cold[5000][0] / cold[50][0]:.2f}x "
+        f"(an empty call: {cold[5000][2] / cold[50][2]:.2f}x)"
     )
     dirs, modules = (50, 400) if args.quick else (50, 2000)
     t, g = next_import(fine, dirs, modules, rounds=rounds)
