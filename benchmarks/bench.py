@@ -15,8 +15,13 @@ Targets (../shared/design.md, "Performance targets"):
 3. One write_module(visibility="process") on a fine-grained filesystem (no
    fsync): <= 2x a bare temporary write + os.replace.
 4. invalidate_caches(path) vs importlib.invalidate_caches(): the call >= 20x
-   cheaper with 500 sys.path directories and flat in their number; the next
-   import after it >= 10x cheaper with 50 directories of 2000 modules.
+   cheaper with 500 sys.path directories and flat in their number, measured
+   cold (after a write and an import, as programs call it) and, for
+   reference, hot (the same call repeated); the next import after it >= 10x
+   cheaper with 50 directories of 2000 modules.
+
+The end-to-end write+import figures (bytecode writing on) are in
+benchmarks/bench_import.py.
 
 Each figure is the median of several rounds; within a round, the compared
 loops run one after the other, so drift of the machine hits both.
