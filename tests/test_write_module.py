@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import errno
 import importlib
+import importlib.machinery
 import os
 import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -331,3 +332,60 @@ def test_the_lock_is_released_even_with_a_forked_child_alive(root: Path) -> None
         os.write(release_write, b"x")
         os.close(release_write)
         os.waitpid(pid, 0)
+
+
+def _lookups_during(fn: Callable[[], object]) -> list[str]:
+    """The entries modwrite's write looks up (``lstat``) while *fn* runs."""
+    from modwrite._lock import LockedDirectory
+
+    seen: list[str] = []
+    real = LockedDirectory.lookup
+
+    def lookup(self: LockedDirectory, name: str) -> object:
+        seen.append(name)
+        return real(self, name)
+
+    with mock.patch.object(LockedDirectory, "lookup", lookup):
+        fn()
+    return seen
+
+
+def test_a_current_listing_spares_the_conflict_lookups(root: Path, unique_name: str) -> None:
+    """[issue 7.2] after an import listed the directory (and nothing changed
+    it since), the names that could shadow the new module are looked up in
+    that listing, not on disk."""
+    modwrite.write_and_import(f"{unique_name}_a", "", root=root, visibility="process")
+    assert (
+        _lookups_during(
+            lambda: modwrite.write_module(f"{unique_name}_b", "", root=root, visibility="process")
+        )
+        == []
+    )
+
+
+def test_an_extension_created_after_the_listing_is_still_a_conflict(
+    root: Path, unique_name: str
+) -> None:
+    """Another tool's change moves the directory's mtime: the listing is no
+    longer current, and the lookups find the extension module."""
+    modwrite.write_and_import(f"{unique_name}_a", "", root=root, visibility="process")
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    (root / f"{unique_name}_b{suffix}").write_bytes(b"")
+    with pytest.raises(modwrite.ModuleConflictError):
+        modwrite.write_module(f"{unique_name}_b", "", root=root, visibility="process")
+    assert not (root / f"{unique_name}_b.py").exists()
+
+
+def test_a_listing_on_a_whole_second_filesystem_is_not_trusted(
+    coarse_ext4_dir: Path, unique_name: str
+) -> None:
+    """On 1-second timestamps a listing made in the second of a later
+    change looks current: there the write looks the names up."""
+    sys.path.insert(0, str(coarse_ext4_dir))
+    modwrite.write_and_import(f"{unique_name}_a", "", root=coarse_ext4_dir, visibility="process")
+    lookups = _lookups_during(
+        lambda: modwrite.write_module(
+            f"{unique_name}_b", "", root=coarse_ext4_dir, visibility="process"
+        )
+    )
+    assert f"{unique_name}_b" in lookups

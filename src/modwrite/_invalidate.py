@@ -36,6 +36,7 @@ import importlib.machinery
 import os
 import stat
 import sys
+import time
 
 from . import _machinery
 from ._names import str_path
@@ -44,7 +45,13 @@ TYPE_CHECKING = False  # typing stays unimported at run time (start-up cost)
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["Landing", "invalidate_caches", "invalidate_directory_tree", "invalidate_landing"]
+__all__ = [
+    "Landing",
+    "current_listing",
+    "invalidate_caches",
+    "invalidate_directory_tree",
+    "invalidate_landing",
+]
 
 _MISSING: Any = object()
 #: Paths ending so name module files (not directories): not stat-ed to tell.
@@ -327,6 +334,38 @@ _RESETS = {cls: value for cls in _COPIED if (value := _reset_value(cls)) is not 
 #: case-insensitive platforms it keeps a lowered copy too, which a write can
 #: make wrong in ways only a listing shows: there it re-lists.
 _STOCK_LISTING_UPDATABLE = not sys.platform.startswith(("win", "cygwin", "darwin"))
+
+
+def current_listing(directory: str, mtime: float) -> Any:
+    """The listing of *directory* held by its finder in this process, if it
+    is known to be current: a set of entry names, else ``None``.
+
+    :param directory: the directory's absolute path, as keyed in
+        :data:`sys.path_importer_cache`.
+    :param mtime: its ``st_mtime`` (float seconds), read now, under the
+        writers' lock.
+
+    Current means: a stock or modwrite :class:`~importlib.machinery.FileFinder`
+    listed it at this very mtime (its own rule for not listing again), on a
+    case-sensitive platform, and the mtime has a sub-second part (a
+    filesystem with 1- or 2-second timestamps keeps one mtime for every
+    change of a second, so a listing there may predate a change of its
+    second); modwrite's finder must also be past the tick in which it
+    listed.  Used for the conflict checks of a write, never for the stamp
+    rule, which looks the file up.
+    """
+    if not _STOCK_LISTING_UPDATABLE or mtime == int(mtime):
+        return None
+    finder = sys.path_importer_cache.get(directory)
+    if type(finder) not in _COPIED:
+        return None
+    state = finder.__dict__
+    if state.get("_path_mtime") != mtime:
+        return None
+    relist_until = state.get("_relist_until_ns")
+    if relist_until is not None and time.time_ns() < relist_until:
+        return None
+    return state.get("_path_cache")
 
 
 def _replace_finder(key: str, finder: Any, leaf: str, landing: Landing | None) -> None:

@@ -20,6 +20,7 @@ import errno
 import importlib.machinery
 import os
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal, Union, cast
 
@@ -251,13 +252,27 @@ def _extension_module(directory: LockedDirectory, leaf: str) -> str | None:
     return None
 
 
-def check_module_conflicts(directory: LockedDirectory, leaf: str, name: str) -> None:
+def check_module_conflicts(
+    directory: LockedDirectory,
+    leaf: str,
+    name: str,
+    listing: Collection[str] | None = None,
+) -> None:
     """Raise if a regular package or an extension module named *leaf* in the
     locked *directory* would shadow module *name*'s new source.
 
+    :param listing: the directory's entries, from a listing known to be
+        current (:func:`modwrite._invalidate.current_listing`): when none of
+        the names that could shadow *leaf* is in it, no lookup is made.
     :raises ModuleConflictError: the conflict.
     :raises OSError: a lookup failed (not for a missing entry).
     """
+    if (
+        listing is not None
+        and leaf not in listing
+        and not any(leaf + suffix in listing for suffix in _EXTENSION_SUFFIXES)
+    ):
+        return
     st = directory.lookup(leaf)
     if st is not None and stat.S_ISLNK(st.st_mode):
         try:

@@ -48,7 +48,12 @@ from typing import IO
 from ._atomic import fsync_directory, write_atomic
 from ._bytecode import write_pyc
 from ._interrupts import deferred_signals
-from ._invalidate import Landing, invalidate_directory_tree, invalidate_landing
+from ._invalidate import (
+    Landing,
+    current_listing,
+    invalidate_directory_tree,
+    invalidate_landing,
+)
 from ._lock import LockedDirectory, directory_lock
 from ._names import validate_module_name
 from ._package import (
@@ -358,8 +363,10 @@ def _land_module(
         locked = _lock(stack, directory, signals)
         if locked is None:
             return None
+        before = _mtime(locked)  # the finders' listings are updated from these
         with step("look up entries of the directory", directory):
-            check_module_conflicts(locked, filename[:-3], name)
+            listing = current_listing(directory, before) if before is not None else None
+            check_module_conflicts(locked, filename[:-3], name, listing)
             try:
                 st = locked.stat(filename)
             except (FileNotFoundError, NotADirectoryError):
@@ -377,7 +384,6 @@ def _land_module(
             st = os.fstat(f.fileno())
             identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
-        before = _mtime(locked)  # the finders' listings are updated from these
         with step("write the new file in the directory", directory):
             write_atomic(
                 locked,
