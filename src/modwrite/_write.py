@@ -538,6 +538,11 @@ def write_package(
     the target is not a directory.  Every finder cached in this process for
     the old or the new package's directories is invalidated.
 
+    The sources' bytecode caches (see *bytecode* of :func:`write_module`)
+    are written inside the new tree, so they land with it; not under
+    :data:`sys.pycache_prefix`, whose paths name the final tree (there the
+    importer compiles them).
+
     The commit point is the exchange (or the rename that moves the new tree
     in); the exceptions mean what they mean for :func:`write_module`.  The
     replaced tree is removed after the commit point; when that fails a
