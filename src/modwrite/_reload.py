@@ -59,8 +59,13 @@ def write_and_import(
 
     The source is compiled once: the code object that validated it runs,
     when the import system finds the file just written with a plain source
-    loader (see :class:`CompiledSourceFinder`); otherwise the import
-    compiles as it always does.
+    loader; otherwise (an import hook such as pytest's assertion rewriter, a
+    module of that name found earlier on the path) the import compiles as it
+    always does.  modwrite's meta path finder that arranges this is put
+    first on :data:`sys.meta_path` at the first call and stays there (see
+    *Compile once* in the documentation).
+
+    :param bytecode: as for :func:`write_module`.
 
     :raises ImportError: the import failed (as :func:`importlib.import_module`
         raises it); plus everything :func:`write_module` raises.
