@@ -389,3 +389,48 @@ def test_a_listing_on_a_whole_second_filesystem_is_not_trusted(
         )
     )
     assert f"{unique_name}_b" in lookups
+
+
+def test_writes_without_imports_keep_their_own_listing(root: Path, unique_name: str) -> None:
+    """[issue 7.2] a code generator writing many modules and importing none:
+    the first write lists the (small) directory, the next ones keep that
+    listing current themselves and look nothing up for conflicts."""
+    modwrite.write_module(f"{unique_name}_0", "", root=root, visibility="process")
+    for i in range(1, 4):
+        assert (
+            _lookups_during(
+                lambda i=i: modwrite.write_module(
+                    f"{unique_name}_{i}", "", root=root, visibility="process"
+                )
+            )
+            == []
+        )
+    # A package directory of the same name, made by another program meanwhile.
+    (root / f"{unique_name}_4").mkdir()
+    (root / f"{unique_name}_4" / "__init__.py").write_text("")
+    with pytest.raises(modwrite.ModuleConflictError):
+        modwrite.write_module(f"{unique_name}_4", "", root=root, visibility="process")
+
+
+def test_a_large_directory_is_not_listed_for_the_checks(root: Path, unique_name: str) -> None:
+    from modwrite import _listing
+
+    with mock.patch.object(_listing, "_MAX_LISTED_SIZE", 0):
+        modwrite.write_module(f"{unique_name}_0", "", root=root, visibility="process")
+        with mock.patch.object(_listing.os, "listdir", side_effect=AssertionError("listed")):
+            lookups = _lookups_during(
+                lambda: modwrite.write_module(
+                    f"{unique_name}_1", "", root=root, visibility="process"
+                )
+            )
+    assert f"{unique_name}_1" in lookups
+
+
+def test_the_known_listings_are_bounded(tmp_path: Path) -> None:
+    from modwrite import _listing
+
+    for i in range(_listing._MAX_DIRECTORIES + 5):
+        directory = tmp_path / f"d{i}"
+        directory.mkdir()
+        modwrite.write_module("m", "", root=directory, visibility="process")
+    assert len(_listing._known) <= _listing._MAX_DIRECTORIES

@@ -262,8 +262,8 @@ def check_module_conflicts(
     locked *directory* would shadow module *name*'s new source.
 
     :param listing: the directory's entries, from a listing known to be
-        current (:func:`modwrite._invalidate.current_listing`): when none of
-        the names that could shadow *leaf* is in it, no lookup is made.
+        current (:mod:`modwrite._listing`): when none of the names that
+        could shadow *leaf* is in it, no lookup is made.
     :raises ModuleConflictError: the conflict.
     :raises OSError: a lookup failed (not for a missing entry).
     """

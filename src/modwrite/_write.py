@@ -11,7 +11,8 @@ One write, in order:
    (:func:`modwrite._plan.plan`; a write first assumes the directory exists,
    and plans with lookups only when locking it shows otherwise);
 3. under the writers' lock of the directory that changes
-   (:mod:`modwrite._lock`): check what would conflict, write the new version
+   (:mod:`modwrite._lock`): check what would conflict (from a current
+   listing where one is known, :mod:`modwrite._listing`), write the new version
    under a never-importable name with a stamp no earlier version has
    (:mod:`modwrite._stamp`), and move it in: a file with :func:`os.replace`
    (:mod:`modwrite._atomic`), a tree (a package, or new parents with what
@@ -54,6 +55,7 @@ from ._invalidate import (
     invalidate_directory_tree,
     invalidate_landing,
 )
+from ._listing import known_entries, note_landing
 from ._lock import LockedDirectory, directory_lock
 from ._names import validate_module_name
 from ._package import (
@@ -315,9 +317,9 @@ def _warn(problems: list[str], *, stacklevel: int = 3) -> None:
         warnings.warn(PostCommitWarning(problem), stacklevel=stacklevel)
 
 
-def _mtime(locked: LockedDirectory) -> float | None:
+def _own_stat(locked: LockedDirectory) -> os.stat_result | None:
     try:
-        return locked.own_stat().st_mtime
+        return locked.own_stat()
     except OSError:
         return None
 
@@ -363,9 +365,15 @@ def _land_module(
         locked = _lock(stack, directory, signals)
         if locked is None:
             return None
-        before = _mtime(locked)  # the finders' listings are updated from these
+        # The directory as it is under the lock: the finders' listings and
+        # modwrite's own are checked, then updated, against these.
+        before = _own_stat(locked)
         with step("look up entries of the directory", directory):
-            listing = current_listing(directory, before) if before is not None else None
+            listing = None
+            if before is not None:
+                listing = known_entries(
+                    locked.fd, before, current_listing(directory, before.st_mtime)
+                )
             check_module_conflicts(locked, filename[:-3], name, listing)
             try:
                 st = locked.stat(filename)
@@ -394,12 +402,21 @@ def _land_module(
                 before_commit=stamp,
             )
         # -- committed: nothing below raises --
-        after = _mtime(locked)
+        after = _own_stat(locked)
+        if before is not None and after is not None:
+            note_landing(before, after, filename)
         landed = _Landed({directory: float("-inf")})
         landed.identity = identity
         if options.durable:
             _fsync(directory, landed)
-        invalidate_landing(Landing(os.path.normcase(target), False, before, after))
+        invalidate_landing(
+            Landing(
+                os.path.normcase(target),
+                False,
+                None if before is None else before.st_mtime,
+                None if after is None else after.st_mtime,
+            )
+        )
         if options.bytecode:
             write_pyc(target, data + b"\n" * padding if padding else data, code, mode_bits)
         return landed
