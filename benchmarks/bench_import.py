@@ -193,24 +193,29 @@ def new_module_rounds(directory: Path, lines: int, rounds: int) -> dict[str, Tal
             revision = next(_counter)
             name = f"gen_{how}_{lines}_{revision}"
             source = generate_source(lines, revision)
-            if how == "naive":
-                path = str(directory / f"{name}.py")
-                data = source.encode()
-                t0 = time.perf_counter()
-                bare_atomic_write(path, data)
-                importlib.invalidate_caches()
-                module = importlib.import_module(name)
-                t = time.perf_counter() - t0
-            else:
-                t0 = time.perf_counter()
-                module = modwrite.write_and_import(
-                    name, source, root=directory, visibility="process"
-                )
-                t = time.perf_counter() - t0
+            t, module = write_and_import_timed(how, directory, name, source, None)
             if r >= 0:
                 tallies[how].record(t, module, revision, pyc_of(directory, name))
             del sys.modules[name]
     return tallies
+
+
+def write_and_import_timed(
+    how: str, directory: Path, name: str, source: str, previous: ModuleType | None
+) -> tuple[float, ModuleType]:
+    """One timed write + import (a reload of *previous* when given) by *how*:
+    the naive anchor or modwrite.  Returns (seconds, module)."""
+    if how == "naive":
+        path = str(directory / f"{name}.py")
+        data = source.encode()
+        t0 = time.perf_counter()
+        bare_atomic_write(path, data)
+        importlib.invalidate_caches()
+        module = importlib.reload(previous) if previous else importlib.import_module(name)
+        return time.perf_counter() - t0, module
+    t0 = time.perf_counter()
+    module = modwrite.write_and_import(name, source, root=directory, visibility="process")
+    return time.perf_counter() - t0, module
 
 
 def rewrite_rounds(directory: Path, lines: int, rounds: int) -> dict[str, Tally]:
@@ -226,22 +231,8 @@ def rewrite_rounds(directory: Path, lines: int, rounds: int) -> dict[str, Tally]
             revision = r + 1
             source = generate_source(lines, revision, min_size=sizes[how] + 1)
             sizes[how] = len(source)
-            if how == "naive":
-                path = str(directory / f"{name}.py")
-                data = source.encode()
-                t0 = time.perf_counter()
-                bare_atomic_write(path, data)
-                importlib.invalidate_caches()
-                module = (
-                    importlib.reload(modules[how]) if r >= 0 else importlib.import_module(name)
-                )
-                t = time.perf_counter() - t0
-            else:
-                t0 = time.perf_counter()
-                module = modwrite.write_and_import(
-                    name, source, root=directory, visibility="process"
-                )
-                t = time.perf_counter() - t0
+            previous = modules.get(how) if r >= 0 else None
+            t, module = write_and_import_timed(how, directory, name, source, previous)
             modules[how] = module
             if r >= 0:
                 tallies[how].record(t, module, revision, pyc_of(directory, name))

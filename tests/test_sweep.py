@@ -303,12 +303,7 @@ def _run_alive(scenario: Scenario, expected: Expected, base: Path, injection: In
         )
         _clean.clean(str(root))
         assert leftovers(root) == [], where
-    if open_fds() != fds:  # a file object may wait for the collector
-        gc.collect()
-        assert open_fds() == fds, where
-    for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
-        assert lock_is_free(directory), (where, directory)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, where
+    assert_nothing_held(root, fds, where)
     assert signal.getsignal(signal.SIGTERM) is sigterm_handler, where
     if state == len(expected.states) - 1:
         _check_imports(scenario, root, "new!")
@@ -439,6 +434,17 @@ REPAIRS = [
 ]
 
 
+def assert_nothing_held(root: Path, fds: object, where: str) -> None:
+    """No descriptor left open, no directory lock held, SIGINT's handler
+    back: what every fault must leave."""
+    if open_fds() != fds:  # a file object may wait for the collector
+        gc.collect()
+        assert open_fds() == fds, where
+    for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        assert lock_is_free(directory), (where, directory)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, where
+
+
 def _package_where(root: Path, where: str = "") -> tuple[str, dict[str, object]]:
     """Where the package is (``"in place"`` or ``"parked"``) and its files.
 
@@ -482,12 +488,7 @@ def _run_repair(
         assert tree == old, (where, place)
     else:
         assert tree in (old, final), (where, place)
-    if open_fds() != fds:  # a file object may wait for the collector
-        gc.collect()
-        assert open_fds() == fds, where
-    for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
-        assert lock_is_free(directory), (where, directory)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, where
+    assert_nothing_held(root, fds, where)
     report = modwrite.clean(root)
     assert report.failed == [], where
     assert leftovers(root) == [], where
