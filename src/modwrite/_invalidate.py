@@ -347,14 +347,13 @@ def current_listing(directory: str, mtime: float) -> Any:
 
     Current means: a stock or modwrite :class:`~importlib.machinery.FileFinder`
     listed it at this very mtime (its own rule for not listing again), on a
-    case-sensitive platform, and the mtime has a sub-second part (a
-    filesystem with 1- or 2-second timestamps keeps one mtime for every
-    change of a second, so a listing there may predate a change of its
-    second); modwrite's finder must also be past the tick in which it
-    listed.  Used for the conflict checks of a write, never for the stamp
-    rule, which looks the file up.
+    case-sensitive platform; modwrite's finder must also be past the tick in
+    which it listed.  The caller, :func:`modwrite._listing.known_entries`,
+    adds the conditions every listing must meet (a sub-second mtime, a
+    filesystem that does not fold case).  Used for the conflict checks of a
+    write, never for the stamp rule, which looks the file up.
     """
-    if not _STOCK_LISTING_UPDATABLE or mtime == int(mtime):
+    if not _STOCK_LISTING_UPDATABLE:
         return None
     finder = sys.path_importer_cache.get(directory)
     if type(finder) not in _COPIED:
