@@ -370,6 +370,19 @@ def profile_write_and_import(base: Path, lines: int) -> None:
 # -- report ---------------------------------------------------------------------
 
 
+def print_ratio(lines: int, tallies: dict[str, Tally], limit: float | None) -> None:
+    """One line of [A]: modwrite against the naive anchor, with the verdict
+    when there is a target (*limit*)."""
+    n, m = tallies["naive"], tallies["modwrite"]
+    ratio = m.median / n.median
+    judged = f"{verdict(ratio, limit)}  " if limit is not None else ""
+    print(
+        f"    {lines:4d} lines: modwrite {m.median * 1e3:7.3f} ms, naive "
+        f"{n.median * 1e3:7.3f} ms = {ratio:.2f}x  {judged}"
+        f"[modwrite {m.proof()}; naive {n.proof()}]"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
@@ -406,27 +419,13 @@ def main() -> int:
         sys.path.insert(0, str(directory))
         try:
             for lines, limit in ((8, 1.1), (200, 1.0), (2000, 1.0)):
-                t = new_module_rounds(directory, lines, rounds_a)
-                n, m = t["naive"], t["modwrite"]
-                ratio = m.median / n.median
-                print(
-                    f"    {lines:4d} lines: modwrite {m.median * 1e3:7.3f} ms, naive "
-                    f"{n.median * 1e3:7.3f} ms = {ratio:.2f}x  {verdict(ratio, limit)}  "
-                    f"[modwrite {m.proof()}; naive {n.proof()}]"
-                )
+                print_ratio(lines, new_module_rounds(directory, lines, rounds_a), limit)
             print(
                 "    rewrite + reload of an existing module (informational): modwrite "
                 "write_and_import / (temp write + os.replace + invalidate_caches() + reload)"
             )
             for lines in (8, 200, 2000):
-                t = rewrite_rounds(directory, lines, rounds_a)
-                n, m = t["naive"], t["modwrite"]
-                ratio = m.median / n.median
-                print(
-                    f"    {lines:4d} lines: modwrite {m.median * 1e3:7.3f} ms, naive "
-                    f"{n.median * 1e3:7.3f} ms = {ratio:.2f}x  "
-                    f"[modwrite {m.proof()}; naive {n.proof()}]"
-                )
+                print_ratio(lines, rewrite_rounds(directory, lines, rounds_a), None)
         finally:
             sys.path.remove(str(directory))
         print()
