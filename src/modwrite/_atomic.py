@@ -55,7 +55,10 @@ class _ModuleFileWriter(AtomicWriter):
     def __init__(
         self, directory: LockedDirectory, name: str, *, durable: bool, mode_bits: int | None
     ) -> None:
-        super().__init__(directory.join(name), mode="wb", overwrite=True)
+        # The target's path is only for atomicwrites' own checks: every
+        # method that uses it is replaced by one working relative to the
+        # locked directory.
+        super().__init__(name, mode="wb", overwrite=True)
         self._directory = directory
         self._name = name
         self.temp = self._temp = temporary_name(name)
@@ -122,7 +125,8 @@ def write_atomic(
     :func:`os.replace`-d over *name*.  *mode_bits* are the permissions of the
     file being replaced (kept); ``None`` gives 0o666 under the umask, as
     :func:`open` does.  *before_commit* is called with the written temporary
-    file and its path just before the rename (modwrite sets its mtime there).
+    file and its entry name in *directory* just before the rename (modwrite
+    sets its mtime there).
 
     The rename is the commit point: when this returns, the new file is in
     place; when it raises, it is not, and the temporary file is gone.  With
@@ -136,9 +140,11 @@ def write_atomic(
     """
     writer = _ModuleFileWriter(directory, name, durable=durable, mode_bits=mode_bits)
     with writer.open() as f:
-        view = memoryview(data)
-        while view:
-            written = f.write(view)
-            view = view[written:]
+        written = f.write(data)
+        if written is None or written < len(data):  # a short write: write the rest
+            view = memoryview(data)[written or 0 :]
+            while view:
+                written = f.write(view)
+                view = view[written or 0 :]
         if before_commit is not None:
-            before_commit(f, directory.join(writer.temp))
+            before_commit(f, writer.temp)

@@ -32,7 +32,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["HAVE_FLOCK", "LockedDirectory", "directory_lock"]
+__all__ = ["HAVE_FLOCK", "LockedDirectory", "directory_lock", "lock_directory"]
 
 #: Do writers of different processes exclude each other (``flock``)?
 HAVE_FLOCK = fcntl is not None
@@ -52,20 +52,45 @@ def _thread_lock(directory: str) -> threading.Lock:
 
 
 class LockedDirectory:
-    """Entry operations relative to a locked directory.
+    """Entry operations relative to a locked directory, and the lock itself
+    (:meth:`release`).
 
     Uses the directory's descriptor where the platform supports ``dir_fd``,
     joined paths elsewhere; the results are the same.
     """
 
-    __slots__ = ("exclusive", "fd", "path")
+    __slots__ = ("_held_fd", "_thread_lock", "at_lock", "exclusive", "fd", "path")
 
-    def __init__(self, path: str, fd: int | None, *, exclusive: bool = True) -> None:
+    def __init__(
+        self,
+        path: str,
+        fd: int | None,
+        *,
+        exclusive: bool = True,
+        at_lock: os.stat_result | None = None,
+        thread_lock: threading.Lock | None = None,
+    ) -> None:
         self.path = path
         self.fd = fd if _DIR_FD else None
         #: Do writers of other processes wait for this lock (``flock`` held)?
         #: ``False`` where only this process's threads are serialized.
         self.exclusive = exclusive
+        #: The directory's ``fstat`` taken once locked (``None`` without a
+        #: descriptor): nothing of this process's writers changed it since.
+        self.at_lock = at_lock
+        self._held_fd = fd
+        self._thread_lock = thread_lock
+
+    def release(self) -> None:
+        """Release the lock (once; never raises)."""
+        fd, self._held_fd = self._held_fd, None
+        thread_lock, self._thread_lock = self._thread_lock, None
+        try:
+            if fd is not None:
+                _release(fd)
+        finally:
+            if thread_lock is not None:
+                thread_lock.release()
 
     def join(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -136,7 +161,18 @@ class LockedDirectory:
 def directory_lock(
     directory: str, signals: deferred_signals | None = None
 ) -> Iterator[LockedDirectory]:
-    """Hold the writers' lock of *directory* for the ``with`` block.
+    """Hold the writers' lock of *directory* for the ``with`` block (see
+    :func:`lock_directory`)."""
+    locked = lock_directory(directory, signals)
+    try:
+        yield locked
+    finally:
+        locked.release()
+
+
+def lock_directory(directory: str, signals: deferred_signals | None = None) -> LockedDirectory:
+    """Take the writers' lock of *directory*; the caller must call
+    :meth:`LockedDirectory.release` (in a ``finally``).
 
     Once locked, the path is checked to still name the locked directory: a
     package swapped in meanwhile by ``write_package()`` makes the writer start
@@ -154,21 +190,16 @@ def directory_lock(
         directory).
     """
     if fcntl is None:  # pragma: no cover - Windows
-        with _thread_lock(directory):
-            yield LockedDirectory(directory, None, exclusive=False)
-        return
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+        return _thread_locked(directory, None)
     while True:
         try:
-            fd = os.open(directory, flags)
+            fd = os.open(directory, _DIRECTORY_FLAGS)
         except PermissionError as exc:
             os.stat(directory)  # EACCES on the path itself: raise that
             # A directory this user may search and write but not read (0333):
             # no descriptor to flock.  Serialize this process's writers only.
             _warn_no_flock(directory, exc)
-            with _thread_lock(directory):
-                yield LockedDirectory(directory, None, exclusive=False)
-            return
+            return _thread_locked(directory, None)
         try:
             try:
                 if signals is None:
@@ -178,15 +209,25 @@ def directory_lock(
                         fcntl.flock(fd, fcntl.LOCK_EX)
             except OSError as exc:  # pragma: no cover - flock refused (some NFS setups)
                 _warn_no_flock(directory, exc)
-                with _thread_lock(directory):
-                    yield LockedDirectory(directory, fd, exclusive=False)
-                return
+                return _thread_locked(directory, fd)
             locked, current = os.fstat(fd), os.stat(directory)
             if (locked.st_dev, locked.st_ino) == (current.st_dev, current.st_ino):
-                yield LockedDirectory(directory, fd)
-                return
-        finally:
+                return LockedDirectory(directory, fd, at_lock=locked)
+        except BaseException:
             _release(fd)
+            raise
+        _release(fd)
+
+
+_DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _thread_locked(directory: str, fd: int | None) -> LockedDirectory:
+    """The lock of *directory* for this process's threads only (no
+    ``flock``); *fd* (if any) is closed on release."""
+    thread_lock = _thread_lock(directory)
+    thread_lock.acquire()
+    return LockedDirectory(directory, fd, exclusive=False, thread_lock=thread_lock)
 
 
 def _release(fd: int) -> None:

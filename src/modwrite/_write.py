@@ -56,7 +56,7 @@ from ._invalidate import (
     invalidate_landing,
 )
 from ._listing import known_entries, note_landing
-from ._lock import LockedDirectory, directory_lock
+from ._lock import LockedDirectory, directory_lock, lock_directory
 from ._names import validate_module_name
 from ._package import (
     newest_parked,
@@ -301,13 +301,16 @@ class _Landed:
     changed (with the floor of each one's visibility settle), and the
     problems met after the commit point (reported as warnings)."""
 
-    __slots__ = ("floors", "identity", "problems", "trash")
+    __slots__ = ("floors", "identity", "padding", "problems", "trash")
 
     def __init__(self, floors: Floors, trash: list[str] | None = None) -> None:
         self.floors = floors
         self.trash = trash or []
         self.problems: list[str] = []
+        #: A module's landed file (see :class:`ModuleLanded`), and the
+        #: newlines the stamp rule appended to it.
         self.identity: tuple[int, int, int, int] | None = None
+        self.padding = 0
 
 
 def _warn(problems: list[str], *, stacklevel: int = 3) -> None:
@@ -359,15 +362,23 @@ def _land_module(
 ) -> _Landed | None:
     """Check conflicts, then land *filename* in *directory*, under its lock
     (the conflict checks write nothing), then its bytecode; ``None`` if the
-    directory vanished."""
-    target = os.path.join(directory, filename)
-    with ExitStack() as stack:
-        locked = _lock(stack, directory, signals)
-        if locked is None:
+    directory vanished.
+
+    The common case (a small module) is dominated by this function's own
+    cost, so it is kept flat: one lock call, no context stack, and lookups
+    that a current listing answers are not made (the stamp rule's is).
+    """
+    try:
+        with step("open the directory", directory):
+            locked = lock_directory(directory, signals)
+    except ModuleWriteError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             return None
+        raise
+    try:
         # The directory as it is under the lock: the finders' listings and
         # modwrite's own are checked, then updated, against these.
-        before = _own_stat(locked)
+        before = locked.at_lock or _own_stat(locked)
         with step("look up entries of the directory", directory):
             listing = None
             if before is not None:
@@ -383,14 +394,13 @@ def _land_module(
             else:
                 previous, mode_bits = stamp_of(st), stat.S_IMODE(st.st_mode)
 
-        padding = 0
-        identity = (0, 0, 0, 0)
+        landed = _Landed({directory: float("-inf")})
 
         def stamp(f: IO[bytes], temp: str) -> None:
-            nonlocal padding, identity
-            padding = make_stamp_unique(f, previous, temp)
+            if previous is not None:
+                landed.padding = make_stamp_unique(f, previous, locked.join(temp))
             st = os.fstat(f.fileno())
-            identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            landed.identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
         with step("write the new file in the directory", directory):
             write_atomic(
@@ -402,11 +412,10 @@ def _land_module(
                 before_commit=stamp,
             )
         # -- committed: nothing below raises --
+        target = os.path.join(directory, filename)
         after = _own_stat(locked)
         if before is not None and after is not None:
             note_landing(before, after, filename)
-        landed = _Landed({directory: float("-inf")})
-        landed.identity = identity
         if options.durable:
             _fsync(directory, landed)
         invalidate_landing(
@@ -418,8 +427,11 @@ def _land_module(
             )
         )
         if options.bytecode:
+            padding = landed.padding
             write_pyc(target, data + b"\n" * padding if padding else data, code, mode_bits)
         return landed
+    finally:
+        locked.release()
 
 
 def _put_back_parked(locked: LockedDirectory, leaf: str) -> None:
