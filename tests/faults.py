@@ -146,7 +146,7 @@ def inject(injection: Injection | None) -> Iterator[Recorder]:
             return
         recorder.fired = True
         sys.setprofile(None)
-        if injection.mode == "interrupt" and _interrupts.deferred_signals._depth:
+        if injection.mode == "interrupt" and _interrupts._state.depth:
             # A KeyboardInterrupt comes from a signal, which modwrite holds
             # back here: deliver it as such.
             signal.raise_signal(signal.SIGINT)

@@ -45,6 +45,24 @@ _SIGNALS = tuple(
 Handler = Callable[[int, "FrameType | None"], Any]
 
 
+class _MainThreadState:
+    """What the main thread's :class:`deferred_signals` blocks share.  Kept
+    on an instance, not on the class: writing a class attribute invalidates
+    the interpreter's attribute caches for the class, which made an empty
+    block cost about 3 µs."""
+
+    __slots__ = ("depth", "interruptible", "pending", "saved")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.saved: dict[int, Handler] = {}
+        self.pending: list[int] = []
+        self.interruptible = 0
+
+
+_state = _MainThreadState()
+
+
 class deferred_signals:
     """Hold back the terminating signals' Python handlers for the ``with``
     block (main thread only; re-entrant).
@@ -54,11 +72,6 @@ class deferred_signals:
     or at :meth:`checkpoint`, or at once inside :meth:`interruptible`.
     """
 
-    _depth = 0
-    _saved: dict[int, Handler] = {}  # noqa: RUF012 - class-level state of the main thread
-    _pending: list[int] = []  # noqa: RUF012
-    _interruptible = 0
-
     __slots__ = ("_active",)
 
     def __init__(self) -> None:
@@ -67,14 +80,14 @@ class deferred_signals:
     def __enter__(self) -> deferred_signals:
         if threading.current_thread() is not threading.main_thread():
             return self
-        cls = deferred_signals
         self._active = True
-        cls._depth += 1
-        if cls._depth == 1:
+        state = _state
+        state.depth += 1
+        if state.depth == 1:
             for signum in _SIGNALS:
                 handler = _sig.getsignal(signum)
                 if callable(handler):
-                    cls._saved[signum] = handler
+                    state.saved[signum] = handler
                     _sig.signal(signum, _record)
         return self
 
@@ -87,20 +100,21 @@ class deferred_signals:
         if not self._active:
             return
         self._active = False
-        cls = deferred_signals
-        cls._depth -= 1
-        if cls._depth:
+        state = _state
+        state.depth -= 1
+        if state.depth:
             return
-        saved, cls._saved = cls._saved, {}
+        saved, state.saved = state.saved, {}
         for signum, handler in saved.items():
             _sig.signal(signum, handler)
-        _deliver(saved)
+        if state.pending:
+            _deliver(saved)
 
     def checkpoint(self) -> None:
         """Deliver a signal received so far (the caller is at a point where an
         exception leaves nothing half done)."""
-        if self._active and deferred_signals._pending:
-            _deliver(deferred_signals._saved)
+        if self._active and _state.pending:
+            _deliver(_state.saved)
 
     def interruptible(self) -> _Interruptible:
         """A block in which signals are delivered at once (a blocking wait)."""
@@ -115,22 +129,22 @@ class _Interruptible:
 
     def __enter__(self) -> None:
         if self._active:
-            if deferred_signals._pending:  # before counting: __exit__ would not run
-                _deliver(deferred_signals._saved)
-            deferred_signals._interruptible += 1
+            if _state.pending:  # before counting: __exit__ would not run
+                _deliver(_state.saved)
+            _state.interruptible += 1
 
     def __exit__(self, *exc_info: object) -> None:
         if self._active:
-            deferred_signals._interruptible -= 1
+            _state.interruptible -= 1
 
 
 def _record(signum: int, frame: FrameType | None) -> None:
-    if deferred_signals._interruptible:
-        handler = deferred_signals._saved.get(signum)
+    if _state.interruptible:
+        handler = _state.saved.get(signum)
         if handler is not None:
             handler(signum, frame)
         return
-    deferred_signals._pending.append(signum)
+    _state.pending.append(signum)
 
 
 def _deliver(handlers: dict[int, Handler]) -> None:
@@ -138,8 +152,8 @@ def _deliver(handlers: dict[int, Handler]) -> None:
     (repeats coalesce, as CPython's own flags do), oldest first.  When a
     handler raises, the signals after it are raised again, so that their
     handlers run at the next bytecode boundary, as they would have."""
-    received = list(dict.fromkeys(deferred_signals._pending))
-    deferred_signals._pending.clear()
+    received = list(dict.fromkeys(_state.pending))
+    _state.pending.clear()
     for index, signum in enumerate(received):
         handler = handlers.get(signum)
         if handler is None:
