@@ -412,6 +412,26 @@ def test_writes_without_imports_keep_their_own_listing(root: Path, unique_name: 
         modwrite.write_module(f"{unique_name}_4", "", root=root, visibility="process")
 
 
+def test_a_file_the_listing_missed_still_gets_the_stamp_rule(
+    root: Path, unique_name: str
+) -> None:
+    """The stamp rule's lookup never trusts the listing alone: a file another
+    program created in the listing's timestamp tick (the directory's mtime
+    put back, as a coarse kernel clock would leave it) is found, and the
+    write keeps its permission bits and lands a stamp above its own."""
+    modwrite.write_module(f"{unique_name}_0", "", root=root, visibility="process")
+    before = os.stat(root)
+    foreign = root / f"{unique_name}_1.py"
+    foreign.write_bytes(b"X = 1\n")
+    foreign.chmod(0o600)
+    os.utime(root, ns=(before.st_atime_ns, before.st_mtime_ns))
+    old = os.stat(foreign)
+    modwrite.write_module(f"{unique_name}_1", "X = 2\n", root=root, visibility="process")
+    new = os.stat(foreign)
+    assert stat.S_IMODE(new.st_mode) == 0o600
+    assert (new.st_mtime_ns // 10**9, new.st_size) > (old.st_mtime_ns // 10**9, old.st_size)
+
+
 def test_a_large_directory_is_not_listed_for_the_checks(root: Path, unique_name: str) -> None:
     from modwrite import _listing
 

@@ -267,12 +267,12 @@ def check_module_conflicts(
     :raises ModuleConflictError: the conflict.
     :raises OSError: a lookup failed (not for a missing entry).
     """
-    if (
-        listing is not None
-        and leaf not in listing
-        and not any(leaf + suffix in listing for suffix in _EXTENSION_SUFFIXES)
-    ):
-        return
+    if listing is not None and leaf not in listing:
+        for suffix in _EXTENSION_SUFFIXES:  # a loop, not any(): this is a hot path
+            if leaf + suffix in listing:
+                break
+        else:
+            return
     st = directory.lookup(leaf)
     if st is not None and stat.S_ISLNK(st.st_mode):
         try:
