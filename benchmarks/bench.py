@@ -261,6 +261,37 @@ def invalidate_cold(base: Path, dirs: int, calls: int) -> tuple[float, float, fl
     return t, g, floor
 
 
+def calls_per_cold_call(base: Path, dirs: int) -> int:
+    """How many Python and C functions one targeted call makes in the cold
+    scenario of :func:`invalidate_cold` (``sys.setprofile``): the work done,
+    apart from how cold the memory it touches is."""
+    entries = [fresh_dir(base) for _ in range(dirs)]
+    tag = next(_counter)
+    old, new = entries[dirs // 3] / f"w{tag}_old.py", str(entries[dirs // 2] / f"w{tag}_new.py")
+    old.write_bytes(b"")
+    events = 0
+
+    def count(frame: object, event: str, arg: object) -> None:
+        nonlocal events
+        events += event in ("call", "c_call")
+
+    with on_path(*entries):
+        for d in entries:
+            sys.path_importer_cache[str(d)] = importlib.machinery.FileFinder(
+                str(d), (importlib.machinery.SourceFileLoader, [".py"])
+            )
+        modwrite.invalidate_caches(str(entries[0] / "warm.py"))  # the index, built once
+        with open(new, "wb"):
+            pass
+        importlib.import_module(old.stem)
+        sys.setprofile(count)
+        try:
+            modwrite.invalidate_caches(new)
+        finally:
+            sys.setprofile(None)
+    return events - 1  # setprofile(None) itself
+
+
 def next_import(base: Path, dirs: int, modules: int, rounds: int) -> tuple[float, float]:
     entries = [fresh_dir(base) for _ in range(dirs)]
     for k, d in enumerate(entries):
@@ -403,6 +434,16 @@ def main() -> int:
         f"{verdict(g500 / t500, 20, at_most=False)}; "
         f"flat: 5000 dirs / 50 dirs = {cold[5000][0] / cold[50][0]:.2f}x "
         f"(an empty call: {cold[5000][2] / cold[50][2]:.2f}x)"
+    )
+    work = {dirs: calls_per_cold_call(fine, dirs) for dirs in (50, 500, 5000)}
+    print(
+        "    work of a cold call (Python and C function calls): "
+        + ", ".join(f"{dirs} dirs {n}" for dirs, n in work.items())
+        + (
+            "  (the same: what grows above is the cost of cold memory)"
+            if len(set(work.values())) == 1
+            else "  GROWS with sys.path"
+        )
     )
     dirs, modules = (50, 400) if args.quick else (50, 2000)
     t, g = next_import(fine, dirs, modules, rounds=rounds)

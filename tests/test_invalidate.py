@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -198,6 +199,50 @@ def test_the_cost_does_not_grow_with_the_cache(tmp_path: Path) -> None:
             modwrite.invalidate_caches(target)
         counts.append((stat.call_count, realpath.call_count))
     assert counts[0] == counts[1]
+
+
+def _calls_made(fn: Callable[[], object]) -> list[str]:
+    """The Python and C functions *fn* calls, in order (``sys.setprofile``)."""
+    made: list[str] = []
+
+    def profile(frame: Any, event: str, arg: object) -> None:
+        if event == "call":
+            made.append(frame.f_code.co_name)
+        elif event == "c_call":
+            made.append(getattr(arg, "__name__", "?"))
+
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return made
+
+
+def test_a_cold_call_does_the_same_work_whatever_the_size_of_sys_path(
+    tmp_path: Path,
+) -> None:
+    """[issue 7.3, flat] a call about a file just written, after an import,
+    makes the same function calls with 10 and with 1000 directories on
+    sys.path: what grows in bench [4]'s cold figures is the memory
+    hierarchy (an empty call grows as much), not work."""
+    made = []
+    for size in (10, 1000):
+        sys.path_importer_cache.clear()
+        base = tmp_path / str(size)
+        base.mkdir()
+        entries = [base / f"d{i}" for i in range(size)]
+        for d in entries:
+            d.mkdir()
+            sys.path_importer_cache[str(d)] = importlib.machinery.FileFinder(
+                str(d), (importlib.machinery.SourceFileLoader, [".py"])
+            )
+        modwrite.invalidate_caches(entries[0] / "warm.py")  # the index is built
+        new = entries[size // 2] / "new.py"
+        new.write_bytes(b"")
+        made.append(_calls_made(lambda new=new: modwrite.invalidate_caches(new)))
+    assert made[0] == made[1]
+    assert "invalidate_caches" in made[0]
 
 
 @pytest.mark.coarse

@@ -412,9 +412,7 @@ def test_writes_without_imports_keep_their_own_listing(root: Path, unique_name: 
         modwrite.write_module(f"{unique_name}_4", "", root=root, visibility="process")
 
 
-def test_a_file_the_listing_missed_still_gets_the_stamp_rule(
-    root: Path, unique_name: str
-) -> None:
+def test_a_file_the_listing_missed_still_gets_the_stamp_rule(root: Path, unique_name: str) -> None:
     """The stamp rule's lookup never trusts the listing alone: a file another
     program created in the listing's timestamp tick (the directory's mtime
     put back, as a coarse kernel clock would leave it) is found, and the
