@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import os
 import threading
 from collections.abc import Iterator
@@ -136,17 +135,13 @@ class LockedDirectory:
             return os.stat(self.path)
         return os.fstat(self.fd)
 
-    def open_new(self, name: str) -> io.FileIO:
+    def open_new(self, name: str) -> int:
         """Create *name* exclusively (``O_EXCL``, mode 0o666 under the umask,
-        as :func:`open` does); return it open for writing, unbuffered.  The
-        file object owns the descriptor; nothing else closes it."""
+        as :func:`open` does) and return its descriptor, open for writing;
+        the caller owns it."""
         if self.fd is None:  # pragma: no cover - no dir_fd support
-            return io.FileIO(self.join(name), "xb")
-        return io.FileIO(name, "xb", opener=self._open_at)
-
-    def _open_at(self, name: str, flags: int) -> int:
-        assert self.fd is not None
-        return os.open(name, flags, 0o666, dir_fd=self.fd)
+            return os.open(self.join(name), _NEW_FILE_FLAGS, 0o666)
+        return os.open(name, _NEW_FILE_FLAGS, 0o666, dir_fd=self.fd)
 
     def replace(self, src: str, dst: str) -> None:
         if self.fd is None:  # pragma: no cover - no dir_fd support
@@ -228,6 +223,14 @@ def lock_directory(directory: str, signals: deferred_signals | None = None) -> L
         _release(fd)
 
 
+_NEW_FILE_FLAGS = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_NOINHERIT", 0)
+)
 _DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 

@@ -40,7 +40,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import IO
+from typing import Protocol
 
 from ._clock import DROPPED_MEMORY_S, MAX_MTIME_LEAD_S, NS_PER_S
 
@@ -75,7 +75,17 @@ def stamp_of(st: os.stat_result) -> Stamp:
     return Stamp(int(st.st_mtime), st.st_size, st.st_mtime_ns)
 
 
-def make_stamp_unique(f: IO[bytes], previous: Stamp | None, path: str) -> int:
+class WritableFile(Protocol):
+    """What the stamp rule needs of the new version's open file."""
+
+    def fileno(self) -> int: ...
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+def make_stamp_unique(f: WritableFile, previous: Stamp | None, path: str) -> int:
     """Make the stamp of the flushed temporary file *f* larger than *previous*.
 
     :param f: the new version, written and flushed, not yet renamed.

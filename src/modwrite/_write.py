@@ -44,7 +44,6 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
 from types import CodeType
-from typing import IO
 
 from ._atomic import fsync_directory, write_atomic
 from ._bytecode import write_pyc
@@ -83,7 +82,7 @@ from ._plan import (
 )
 from ._settle import DEFAULT_VISIBILITY_TIMEOUT_S, Floors, make_visible
 from ._source import Source, encode_source
-from ._stamp import Stamp, make_stamp_unique, remember_dropped, stamp_of
+from ._stamp import Stamp, WritableFile, make_stamp_unique, remember_dropped, stamp_of
 from ._steps import step
 from ._tree import Compiled, FileTree, FlatTree, flatten
 from .errors import ModuleWriteError, PostCommitWarning
@@ -390,7 +389,7 @@ def _land_module(
 
         landed = _Landed({directory: float("-inf")})
 
-        def stamp(f: IO[bytes], temp: str) -> None:
+        def stamp(f: WritableFile, temp: str) -> None:
             if previous is not None:
                 landed.padding = make_stamp_unique(f, previous, locked.join(temp))
             st = os.fstat(f.fileno())
