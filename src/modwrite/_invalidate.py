@@ -496,10 +496,9 @@ def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
         importlib.invalidate_caches()
         return
     spelled = path if isinstance(path, str) else str_path(path, what="path")
-    # Already what _normalize() would make of it (POSIX: absolute, no empty,
-    # "." or ".." part, no trailing separator)?  A few scans of a string,
-    # not a call of abspath(): cold, a call into a module that the import
-    # system does not use costs more than the scans.
+    # Already what _normalize() would make of it?  _names.is_normal_absolute()
+    # written out: cold, each Python call shows (bench [4]), and abspath()
+    # costs more than these scans.
     normal = (
         _POSIX
         and spelled.startswith("/")

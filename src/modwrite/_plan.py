@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Literal, Union, cast
 
 from ._lock import LockedDirectory
-from ._names import str_path
+from ._names import is_normal_absolute, str_path
 from ._parked import parked_trees
 from ._steps import write_error
 from .errors import ArgumentTypeError, InvalidArgument, ModuleConflictError, ModuleWriteError
@@ -120,7 +120,7 @@ def absolute_root(root: object) -> str:
         raise InvalidArgument("root must not be empty (use '.' for the working directory)")
     if "\0" in path:
         raise InvalidArgument(f"root must not contain NUL characters: {path!r}")
-    return os.path.abspath(path)
+    return path if is_normal_absolute(path) else os.path.abspath(path)
 
 
 def _lookup(path: str, *, follow: bool) -> os.stat_result | None:

@@ -83,9 +83,9 @@ from ._plan import (
 from ._settle import DEFAULT_VISIBILITY_TIMEOUT_S, Floors, make_visible
 from ._source import Source, encode_source
 from ._stamp import Stamp, WritableFile, make_stamp_unique, remember_dropped, stamp_of
-from ._steps import step
+from ._steps import step, write_error
 from ._tree import Compiled, FileTree, FlatTree, flatten
-from .errors import ModuleWriteError, PostCommitWarning
+from .errors import ModuleWriteError, ModwriteError, PostCommitWarning
 
 __all__ = ["write_module", "write_package"]
 
@@ -364,21 +364,24 @@ def _land_module(
     directory vanished.
 
     The common case (a small module) is dominated by this function's own
-    cost, so it is kept flat: one lock call, no context stack, and lookups
-    that a current listing answers are not made (the stamp rule's is).
+    cost, so it is kept flat: one lock call, no context stack, one ``try``
+    that names the failed step (as :class:`~modwrite._steps.step` does), and
+    lookups that a current listing answers are not made (the stamp rule's
+    is).
     """
     try:
-        with step("open the directory", directory):
-            locked = lock_directory(directory, signals)
-    except ModuleWriteError as exc:
+        locked = lock_directory(directory, signals)
+    except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             return None
-        raise
+        raise write_error(exc, "open the directory", directory) from None
     try:
-        # The directory as it is under the lock: the finders' listings and
-        # modwrite's own are checked, then updated, against these.
-        before = locked.at_lock or _own_stat(locked)
-        with step("look up entries of the directory", directory):
+        landed = _Landed({directory: float("-inf")})
+        try:
+            doing = "look up entries of the directory"
+            # The directory as it is under the lock: the finders' listings
+            # and modwrite's own are checked, then updated, against these.
+            before = locked.at_lock or _own_stat(locked)
             listing = None
             if before is not None:
                 listing = known_entries(
@@ -387,15 +390,13 @@ def _land_module(
             check_module_conflicts(locked, filename[:-3], name, listing)
             previous, mode_bits = _predecessor(locked, filename, listing)
 
-        landed = _Landed({directory: float("-inf")})
+            def stamp(f: WritableFile, temp: str) -> None:
+                if previous is not None:
+                    landed.padding = make_stamp_unique(f, previous, locked.join(temp))
+                st = os.fstat(f.fileno())
+                landed.identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
-        def stamp(f: WritableFile, temp: str) -> None:
-            if previous is not None:
-                landed.padding = make_stamp_unique(f, previous, locked.join(temp))
-            st = os.fstat(f.fileno())
-            landed.identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-        with step("write the new file in the directory", directory):
+            doing = "write the new file in the directory"
             write_atomic(
                 locked,
                 filename,
@@ -404,6 +405,10 @@ def _land_module(
                 durable=options.durable,
                 before_commit=stamp,
             )
+        except ModwriteError:
+            raise
+        except OSError as exc:
+            raise write_error(exc, doing, directory) from None
         # -- committed: nothing below raises --
         target = os.path.join(directory, filename)
         after = _own_stat(locked)
