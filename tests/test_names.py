@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import modwrite
 
@@ -46,3 +49,21 @@ def test_non_str_names_are_type_errors(root: Path, name: object) -> None:
 def test_valid_names_including_soft_keywords_and_unicode(root: Path, name: str) -> None:
     path = modwrite.write_module(name, "x = 1\n", root=root, parents=True)
     assert path == root.joinpath(*name.split(".")[:-1], name.split(".")[-1] + ".py")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX path syntax")
+@given(
+    st.lists(st.sampled_from(["", ".", "..", "a", "bc", "..d", ".e"]), max_size=6),
+    st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_path_taken_as_normal_is_what_abspath_makes(parts: list[str], absolute: bool) -> None:
+    """is_normal_absolute() lets absolute_root() skip abspath(): it may only
+    say yes where abspath() would return the path unchanged."""
+    from modwrite._names import is_normal_absolute
+
+    path = ("/" if absolute else "") + "/".join(parts)
+    if is_normal_absolute(path):
+        assert os.path.abspath(path) == path
+    if absolute and parts and all(p not in ("", ".", "..") for p in parts):
+        assert is_normal_absolute(path)
