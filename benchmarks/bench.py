@@ -46,7 +46,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(HERE / "src"), str(HERE)]
 
-from tests.fskit.coarse_ext4 import mount_coarse_ext4  # noqa: E402
+from tests.fskit.coarse_ext4 import mount_coarse_ext4, mount_fine_ext4  # noqa: E402
 
 import modwrite  # noqa: E402
 
@@ -330,13 +330,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--workdir", default=None, help="where to put the image and dirs")
+    parser.add_argument(
+        "--ext4-in-ram",
+        action="store_true",
+        help="the fine-grained filesystem is an ext4 image kept on /dev/shm: ext4's costs "
+        "without a loaded disk's swings",
+    )
     args = parser.parse_args()
+    if args.ext4_in_ram:
+        with mount_fine_ext4(Path("/dev/shm") / "modwrite-bench-ext4") as root:
+            return run(args, root)
+    return run(args, None)
+
+
+def run(args: argparse.Namespace, fine_root: Path | None) -> int:
+    """The benchmarks; on *fine_root* as the fine-grained filesystem when
+    given, else in the working directory."""
     n = 200 if args.quick else 1000
     rounds = 3 if args.quick else 5
     warnings.simplefilter("error", modwrite.VisibilityWarning)
     sys.dont_write_bytecode = True  # measure the write path, not pyc writing
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="modwrite-bench-"))
-    fine = workdir / "fine"
+    fine = (fine_root or workdir) / "fine"
     fine.mkdir(exist_ok=True)
     print(
         f"modwrite {modwrite.__version__} benchmarks, Python {sys.version.split()[0]}, "
@@ -452,6 +467,8 @@ def main() -> int:
         f"global {g * 1e3:.3f} ms = {g / t:.1f}x  {verdict(g / t, 10, at_most=False)}"
     )
     shutil.rmtree(fine, ignore_errors=True)
+    if args.workdir is None:  # made here: leave nothing behind
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Benchmarks of write-then-import with CPython's bytecode writing ON, as
 ratios measured side by side in one run, with the naive anchors next to them.
 
-    python benchmarks/bench_import.py [--quick] [--workdir DIR] [--profile]
+    python benchmarks/bench_import.py [--quick] [--workdir DIR | --ext4-in-ram] [--profile]
 
 Everything runs on a fine-grained filesystem (a temporary directory under
 /tmp, or --workdir) with ``sys.dont_write_bytecode = False`` in this process
@@ -390,11 +390,27 @@ def main() -> int:
     parser.add_argument(
         "--profile", action="store_true", help="also cProfile one 200-line write_and_import"
     )
+    parser.add_argument(
+        "--ext4-in-ram",
+        action="store_true",
+        help="measure on an ext4 image (nanosecond timestamps) kept on /dev/shm: ext4's "
+        "costs without a loaded disk's swings (needs root)",
+    )
     args = parser.parse_args()
+    if args.ext4_in_ram:
+        sys.path.append(str(HERE))  # the test kit's mounts
+        from tests.fskit.coarse_ext4 import mount_fine_ext4
+
+        with mount_fine_ext4(Path("/dev/shm") / "modwrite-bench-ext4") as root:
+            return run(args, str(root))
+    return run(args, args.workdir)
+
+
+def run(args: argparse.Namespace, workdir: str | None) -> int:
     rounds_a = 15 if args.quick else 60
     rounds_b = 5 if args.quick else 15
     sys.dont_write_bytecode = False  # as a user's program runs, whatever the environment says
-    base = Path(tempfile.mkdtemp(prefix="modwrite-bench-import-", dir=args.workdir))
+    base = Path(tempfile.mkdtemp(prefix="modwrite-bench-import-", dir=workdir))
     from modwrite._probe import measure_tick
 
     print(
