@@ -433,7 +433,10 @@ def test_a_file_the_listing_missed_still_gets_the_stamp_rule(root: Path, unique_
 def test_a_large_directory_is_not_listed_for_the_checks(root: Path, unique_name: str) -> None:
     from modwrite import _listing
 
-    with mock.patch.object(_listing, "_MAX_LISTED_SIZE", 0):
+    with (
+        mock.patch.object(_listing, "_MAX_LISTED_SIZE", 0),
+        mock.patch.object(_listing, "_BYTES_PER_WRITE", 0),
+    ):
         modwrite.write_module(f"{unique_name}_0", "", root=root, visibility="process")
         with mock.patch.object(_listing.os, "listdir", side_effect=AssertionError("listed")):
             lookups = _lookups_during(
@@ -442,6 +445,38 @@ def test_a_large_directory_is_not_listed_for_the_checks(root: Path, unique_name:
                 )
             )
     assert f"{unique_name}_1" in lookups
+
+
+def test_a_large_directory_is_listed_once_its_writes_paid_for_it() -> None:
+    """[issue 7.2] a code generator filling a large directory: its writes
+    look names up until their lookups add up to a listing's cost (one write
+    per _BYTES_PER_WRITE bytes of the directory), then it is listed; the
+    count starts again for the next listing."""
+    from modwrite import _listing
+
+    key = (-1, -1)  # no real directory
+    size = 3 * _listing._BYTES_PER_WRITE
+    paid = [_listing._listing_paid_for(key, size) for _ in range(4)]
+    assert paid == [False, False, True, False]
+    assert not _listing._listing_paid_for(key, _listing._MAX_AMORTIZED_SIZE + 1)
+    _listing._unlisted_writes.pop(key, None)
+
+
+def test_a_large_directory_once_listed_spares_the_lookups(root: Path, unique_name: str) -> None:
+    from modwrite import _listing
+
+    with (
+        mock.patch.object(_listing, "_MAX_LISTED_SIZE", 0),
+        mock.patch.object(_listing, "_BYTES_PER_WRITE", 1 << 40),  # paid for at once
+    ):
+        modwrite.write_module(f"{unique_name}_0", "", root=root, visibility="process")
+        with mock.patch.object(_listing.os, "listdir", side_effect=AssertionError("listed")):
+            lookups = _lookups_during(
+                lambda: modwrite.write_module(
+                    f"{unique_name}_1", "", root=root, visibility="process"
+                )
+            )
+    assert lookups == []
 
 
 def test_the_known_listings_are_bounded(tmp_path: Path) -> None:
