@@ -351,7 +351,7 @@ def current_listing(directory: str, mtime: float) -> Any:
     which it listed.  The caller, :func:`modwrite._listing.known_entries`,
     adds the conditions every listing must meet (a sub-second mtime, a
     filesystem that does not fold case).  Used for the conflict checks of a
-    write, never for the stamp rule, which looks the file up.
+    write; the stamp rule never trusts it alone (see ``_write._predecessor``).
     """
     if not _STOCK_LISTING_UPDATABLE:
         return None
