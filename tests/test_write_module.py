@@ -20,6 +20,7 @@ import modwrite
 from modwrite import _atomic, _tempnames
 
 from .conftest import leftovers
+from .faults import run_in_child
 
 
 def test_write_then_import_in_process(root: Path, unique_name: str) -> None:
@@ -412,22 +413,44 @@ def test_writes_without_imports_keep_their_own_listing(root: Path, unique_name: 
         modwrite.write_module(f"{unique_name}_4", "", root=root, visibility="process")
 
 
-def test_a_file_the_listing_missed_still_gets_the_stamp_rule(root: Path, unique_name: str) -> None:
-    """The stamp rule's lookup never trusts the listing alone: a file another
-    program created in the listing's timestamp tick (the directory's mtime
-    put back, as a coarse kernel clock would leave it) is found, and the
-    write keeps its permission bits and lands a stamp above its own."""
-    modwrite.write_module(f"{unique_name}_0", "", root=root, visibility="process")
+def _write_over_a_file_the_listing_missed(root: Path, name: str) -> None:
+    """Write module *name* over a file another program created in the
+    listing's timestamp tick (the directory's mtime put back, as a coarse
+    kernel clock would leave it); assert that the write kept its permission
+    bits and landed a stamp above its own."""
+    modwrite.write_module(f"{name}_0", "", root=root, visibility="process")
     before = os.stat(root)
-    foreign = root / f"{unique_name}_1.py"
+    foreign = root / f"{name}_1.py"
     foreign.write_bytes(b"X = 1\n")
     foreign.chmod(0o600)
     os.utime(root, ns=(before.st_atime_ns, before.st_mtime_ns))
     old = os.stat(foreign)
-    modwrite.write_module(f"{unique_name}_1", "X = 2\n", root=root, visibility="process")
+    modwrite.write_module(f"{name}_1", "X = 2\n", root=root, visibility="process")
     new = os.stat(foreign)
     assert stat.S_IMODE(new.st_mode) == 0o600
     assert (new.st_mtime_ns // 10**9, new.st_size) > (old.st_mtime_ns // 10**9, old.st_size)
+
+
+def test_a_file_the_listing_missed_still_gets_the_stamp_rule(root: Path, unique_name: str) -> None:
+    """The stamp rule's lookup never trusts the listing alone: the file is
+    found, its permission bits kept, and the new stamp lands above it."""
+    _write_over_a_file_the_listing_missed(root, unique_name)
+
+
+def test_the_stamp_rule_lookup_uses_the_effective_ids(tmp_path: Path, unique_name: str) -> None:
+    """In a setuid-like process (real uid nobody, effective uid root) the
+    lookup asks with the IDs the write itself uses: ``access()`` with the
+    real ones cannot search the 0700 root and said "absent" (review of
+    issue 7: the file then got 0644 and the stamp of the one it replaced)."""
+    assert os.geteuid() == 0, "the test kit runs as root (see .ci/run)"
+    root = tmp_path / "private"
+    root.mkdir(mode=0o700)
+
+    def as_setuid_program() -> None:
+        os.setresuid(65534, 0, 0)
+        _write_over_a_file_the_listing_missed(root, unique_name)
+
+    assert run_in_child(as_setuid_program) == 0
 
 
 def test_a_large_directory_is_not_listed_for_the_checks(root: Path, unique_name: str) -> None:
@@ -477,6 +500,25 @@ def test_a_large_directory_once_listed_spares_the_lookups(root: Path, unique_nam
                 )
             )
     assert lookups == []
+
+
+def test_only_the_latest_large_listing_is_kept(tmp_path: Path) -> None:
+    """Large listings cost memory: writing into a second large directory
+    drops the first one's listing, not the small ones'."""
+    from modwrite import _listing
+
+    dirs = [tmp_path / name for name in ("large1", "small", "large2")]
+    for d in dirs:
+        d.mkdir()
+        for i in range(3):
+            (d / f"m{i}.py").write_bytes(b"")
+    keys = [(os.stat(d).st_dev, os.stat(d).st_ino) for d in dirs]
+    with mock.patch.object(_listing, "_BYTES_PER_WRITE", 1 << 40):  # paid for at once
+        for d in dirs:
+            limit = 1 << 30 if d.name == "small" else 0  # the others count as large
+            with mock.patch.object(_listing, "_MAX_LISTED_SIZE", limit):
+                modwrite.write_module("new", "", root=d, visibility="process")
+    assert [key in _listing._known for key in keys] == [False, True, True]
 
 
 def test_the_known_listings_are_bounded(tmp_path: Path) -> None:

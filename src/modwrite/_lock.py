@@ -39,6 +39,9 @@ HAVE_FLOCK = fcntl is not None
 _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
 _DIR_FD = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd
+#: ``access`` relative to a descriptor, with the effective IDs (those the
+#: writer's own calls use; the real ones differ in a setuid program).
+_ACCESS_AT = os.access in os.supports_dir_fd and os.access in os.supports_effective_ids
 
 
 def _thread_lock(directory: str) -> threading.Lock:
@@ -74,8 +77,9 @@ class LockedDirectory:
         #: Do writers of other processes wait for this lock (``flock`` held)?
         #: ``False`` where only this process's threads are serialized.
         self.exclusive = exclusive
-        #: The directory's ``fstat`` taken once locked (``None`` without a
-        #: descriptor): nothing of this process's writers changed it since.
+        #: The directory's ``fstat`` taken once the ``flock`` was held and
+        #: the path checked (``None`` where only this process's threads are
+        #: serialized): nothing of this process's writers changed it since.
         self.at_lock = at_lock
         self._held_fd = fd
         self._thread_lock = thread_lock
@@ -106,12 +110,17 @@ class LockedDirectory:
 
     def exists(self, name: str) -> bool:
         """Is there a file (symlinks followed) named *name*?  ``False`` also
-        on errors (``access(F_OK)``): use it where absence is confirmed by
-        another source, never alone.  Costs no exception when there is
+        on errors (``access(F_OK)`` with the effective IDs, where the
+        platform has it, else ``stat``): use it where absence is confirmed
+        by another source, never alone.  Costs no exception when there is
         none, unlike a failed :meth:`stat`."""
-        if self.fd is None:  # pragma: no cover - no dir_fd support
-            return os.path.exists(self.join(name))
-        return os.access(name, os.F_OK, dir_fd=self.fd)
+        if self.fd is None or not _ACCESS_AT:  # pragma: no cover - not on Linux
+            try:
+                self.stat(name)
+            except OSError:
+                return False
+            return True
+        return os.access(name, os.F_OK, dir_fd=self.fd, effective_ids=True)
 
     def lookup(self, name: str) -> os.stat_result | None:
         """``lstat`` of the entry *name*, ``None`` if there is none (also

@@ -120,7 +120,7 @@ def absolute_root(root: object) -> str:
         raise InvalidArgument("root must not be empty (use '.' for the working directory)")
     if "\0" in path:
         raise InvalidArgument(f"root must not contain NUL characters: {path!r}")
-    return path if is_normal_absolute(path) else os.path.abspath(path)
+    return path if type(path) is str and is_normal_absolute(path) else os.path.abspath(path)
 
 
 def _lookup(path: str, *, follow: bool) -> os.stat_result | None:

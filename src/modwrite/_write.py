@@ -440,10 +440,12 @@ def _predecessor(
 
     The stamp rule (G3) rests on this lookup, so absence is never taken from
     the listing alone (another program may have created the file in the
-    listing's timestamp tick), nor from an error: a current *listing*
-    without the name and an ``access(F_OK)`` that finds nothing must agree.
-    That costs no exception, about 5 µs less than a failed ``stat`` on a
-    small write's path; otherwise the file is looked up with ``stat``.
+    listing's timestamp tick): a current *listing* without the name and an
+    ``access(F_OK)`` (effective IDs) that finds nothing must agree.  That
+    costs no exception, about 5 µs less than a failed ``stat`` on a small
+    write's path; otherwise the file is looked up with ``stat``.  An error of
+    ``access`` itself (EIO) then counts as absence: only for a name the
+    current listing lacks too.
     """
     if listing is not None and filename not in listing and not locked.exists(filename):
         return None, None
