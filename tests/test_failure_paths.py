@@ -320,9 +320,9 @@ def test_the_temporary_files_descriptor_has_one_owner(root: Path) -> None:
     """[issue 6.10] the temporary file's descriptor was closed by the writer
     and again by the file object that owned it: the second close could hit
     an unrelated file that had reused the number.  Now only the file object
-    closes it, exactly once, whatever fails (here without the signal
-    deferral around it)."""
-    from modwrite import _atomic, _lock
+    closes it, exactly once, whatever fails (exceptions without the signal
+    deferral around it; signals with it, as the write path runs)."""
+    from modwrite import _atomic, _interrupts, _lock
 
     (root / "m.py").write_text("V = 0\n")
 
@@ -343,6 +343,7 @@ def test_the_temporary_files_descriptor_has_one_owner(root: Path) -> None:
         real_close(fd)
 
     with _lock.directory_lock(str(root)) as locked:
+        write(locked)  # the writer's identity is read (from /proc) once
         with inject(None) as recorder:
             write(locked)
         calls = recorder.calls
@@ -359,6 +360,18 @@ def test_the_temporary_files_descriptor_has_one_owner(root: Path) -> None:
                         pass
                 assert closed == opened, (injection, calls[at])
                 assert leftovers(root) == []
+            # A real SIGINT after each call: between open(2) returning and the
+            # file object taking the descriptor, only the deferral of the
+            # write path keeps the KeyboardInterrupt out.
+            opened.clear()
+            closed.clear()
+            with mock.patch.object(os, "open", open_), mock.patch.object(os, "close", close):
+                with pytest.raises(KeyboardInterrupt):
+                    with _interrupts.deferred_signals(), inject(Injection("signal", at)) as fired:
+                        write(locked)
+            assert fired.fired, calls[at]
+            assert closed == opened, ("signal", calls[at])
+            assert leftovers(root) == []
 
 
 def test_system_exit_from_a_sigterm_handler_keeps_the_commit_point(
