@@ -30,6 +30,7 @@ loops run one after the other, so drift of the machine hits both.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.machinery
 import os
@@ -338,8 +339,15 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.ext4_in_ram:
-        with mount_fine_ext4(Path("/dev/shm") / "modwrite-bench-ext4") as root:
-            return run(args, root)
+        ram = Path(tempfile.mkdtemp(prefix="modwrite-bench-ext4-", dir="/dev/shm"))
+        try:
+            with mount_fine_ext4(ram) as root:
+                return run(args, root)
+        finally:
+            # Empty once unmounted; never removed recursively (it may still
+            # hold a mount that failed to go).
+            with contextlib.suppress(OSError):
+                ram.rmdir()
     return run(args, None)
 
 

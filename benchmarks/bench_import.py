@@ -32,6 +32,7 @@ other, in alternating order, so drift of the machine hits both.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import fcntl
 import importlib
@@ -444,8 +445,15 @@ def main() -> int:
         sys.path.append(str(HERE))  # the test kit's mounts
         from tests.fskit.coarse_ext4 import mount_fine_ext4
 
-        with mount_fine_ext4(Path("/dev/shm") / "modwrite-bench-ext4") as root:
-            return run(args, str(root))
+        ram = Path(tempfile.mkdtemp(prefix="modwrite-bench-ext4-", dir="/dev/shm"))
+        try:
+            with mount_fine_ext4(ram) as root:
+                return run(args, str(root))
+        finally:
+            # Empty once unmounted; never removed recursively (it may still
+            # hold a mount that failed to go).
+            with contextlib.suppress(OSError):
+                ram.rmdir()
     return run(args, args.workdir)
 
 
