@@ -336,7 +336,7 @@ _RESETS = {cls: value for cls in _COPIED if (value := _reset_value(cls)) is not 
 _STOCK_LISTING_UPDATABLE = not sys.platform.startswith(("win", "cygwin", "darwin"))
 
 
-def current_listing(directory: str, mtime: float) -> Any:
+def current_listing(directory: str, mtime: float) -> set[str] | None:
     """The listing of *directory* held by its finder in this process, if it
     is known to be current: a set of entry names, else ``None``.
 
@@ -389,11 +389,18 @@ def _replace_finder(key: str, finder: Any, leaf: str, landing: Landing | None) -
         _STOCK_LISTING_UPDATABLE
         and type(fresh) is importlib.machinery.FileFinder
         and fresh.__dict__.get("_path_mtime") == landing.mtime_before
+        and landing.mtime_before % 1  # a sub-second mtime: see below
     ):
         # The stock finder's listing was current just before the landing (by
         # its own rule: the directory's mtime unchanged), and the landing
         # added *leaf*: update it in O(1) instead of reading the directory
-        # again, as modwrite's FileFinder.note_own_write() does.
+        # again, as modwrite's FileFinder.note_own_write() does.  Not with
+        # whole-second mtimes (1-second ext4, FAT, HFS+): there an entry
+        # another tool created in the second of the listing keeps the mtime,
+        # and only reading the directory again shows it.  (The same entry
+        # within one tick of a fine-grained filesystem whose kernel dates
+        # changes by a coarse clock stays hidden until the directory next
+        # changes, as it would without modwrite.)
         state = fresh.__dict__
         state["_path_cache"] = {*state["_path_cache"], leaf}
         state["_path_mtime"] = landing.mtime_after
