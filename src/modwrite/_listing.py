@@ -92,7 +92,8 @@ def known_entries(
     known = _known.get(key)
     if known is not None and known.mtime_ns == st.st_mtime_ns:
         return None if _folds_case(fd, key, known.names) else known.names
-    if st.st_size > _MAX_LISTED_SIZE and not _listing_paid_for(key, st.st_size):
+    large = st.st_size > _MAX_LISTED_SIZE
+    if large and not _listing_paid_for(key, st.st_size):
         _known.pop(key, None)
         return None
     try:
@@ -102,7 +103,6 @@ def known_entries(
     # Taken after the fstat: a change in between is in the listing, and moves
     # the mtime past st_mtime_ns, so the next write lists again.
     _known.pop(key, None)
-    large = st.st_size > _MAX_LISTED_SIZE
     if large:
         _forget_large_listings()
     _known[key] = KnownEntries(st.st_mtime_ns, names, large=large)
