@@ -183,8 +183,6 @@ def test_path_type_is_checked(path: object) -> None:
 def test_the_cost_does_not_grow_with_the_cache(tmp_path: Path) -> None:
     """[flat cost] the same system calls for one invalidation with 10 and
     with 1000 directories in sys.path_importer_cache."""
-    from unittest import mock
-
     counts = []
     for size in (10, 1000):
         sys.path_importer_cache.clear()
@@ -201,31 +199,40 @@ def test_the_cost_does_not_grow_with_the_cache(tmp_path: Path) -> None:
     assert counts[0] == counts[1]
 
 
-def _calls_made(fn: Callable[[], object]) -> list[str]:
-    """The Python and C functions *fn* calls, in order (``sys.setprofile``)."""
-    made: list[str] = []
+def _work_done(fn: Callable[[], object]) -> list[str]:
+    """What *fn* executes, in order: the Python and C functions it calls
+    (``sys.setprofile``) and every line of Python it runs (``sys.settrace``:
+    a loop without calls shows too)."""
+    done: list[str] = []
 
     def profile(frame: Any, event: str, arg: object) -> None:
         if event == "call":
-            made.append(frame.f_code.co_name)
+            done.append(frame.f_code.co_name)
         elif event == "c_call":
-            made.append(getattr(arg, "__name__", "?"))
+            done.append(getattr(arg, "__name__", "?"))
+
+    def trace(frame: Any, event: str, arg: object) -> Any:
+        if event == "line":
+            done.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        return trace
 
     sys.setprofile(profile)
+    sys.settrace(trace)
     try:
         fn()
     finally:
+        sys.settrace(None)
         sys.setprofile(None)
-    return made
+    return done
 
 
 def test_a_cold_call_does_the_same_work_whatever_the_size_of_sys_path(
     tmp_path: Path,
 ) -> None:
     """[issue 7.3, flat] a call about a file just written, after an import,
-    makes the same function calls with 10 and with 1000 directories on
-    sys.path: what grows in bench [4]'s cold figures is the memory
-    hierarchy (an empty call grows as much), not work."""
+    makes the same calls and runs the same lines with 10 and with 1000
+    directories on sys.path: what grows in bench [4]'s cold figures is the
+    memory hierarchy (an empty call grows as much), not work."""
     made = []
     for size in (10, 1000):
         sys.path_importer_cache.clear()
@@ -240,7 +247,7 @@ def test_a_cold_call_does_the_same_work_whatever_the_size_of_sys_path(
         modwrite.invalidate_caches(entries[0] / "warm.py")  # the index is built
         new = entries[size // 2] / "new.py"
         new.write_bytes(b"")
-        made.append(_calls_made(lambda new=new: modwrite.invalidate_caches(new)))
+        made.append(_work_done(lambda new=new: modwrite.invalidate_caches(new)))
     assert made[0] == made[1]
     assert "invalidate_caches" in made[0]
 
@@ -331,8 +338,6 @@ def test_a_finder_subclass_with_slots_is_reset_in_place(tmp_path: Path) -> None:
 def _system_calls() -> Iterator[Callable[[], tuple[int, int]]]:
     """Count the calls of os.stat and os.path.realpath within the block:
     yields a function giving (stat calls, realpath calls) so far."""
-    from unittest import mock
-
     with (
         mock.patch.object(os, "stat", wraps=os.stat) as stat,
         mock.patch.object(os.path, "realpath", wraps=os.path.realpath) as realpath,
