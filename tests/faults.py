@@ -48,6 +48,7 @@ C_CALLS: dict[Any, str] = {
     os.open: "open",
     os.close: "close",
     os.stat: "stat",
+    os.access: "access",
     os.lstat: "lstat",
     os.fstat: "fstat",
     os.replace: "replace",

@@ -354,14 +354,20 @@ def _lookups_during(fn: Callable[[], object]) -> list[str]:
 def test_a_current_listing_spares_the_conflict_lookups(root: Path, unique_name: str) -> None:
     """[issue 7.2] after an import listed the directory (and nothing changed
     it since), the names that could shadow the new module are looked up in
-    that listing, not on disk."""
+    that listing, not on disk (nor in a listing of modwrite's own)."""
+    from modwrite import _listing
+
     modwrite.write_and_import(f"{unique_name}_a", "", root=root, visibility="process")
-    assert (
-        _lookups_during(
-            lambda: modwrite.write_module(f"{unique_name}_b", "", root=root, visibility="process")
+    _listing._known.clear()
+    with mock.patch.object(_listing.os, "listdir", side_effect=AssertionError("listed")):
+        assert (
+            _lookups_during(
+                lambda: modwrite.write_module(
+                    f"{unique_name}_b", "", root=root, visibility="process"
+                )
+            )
+            == []
         )
-        == []
-    )
 
 
 def test_an_extension_created_after_the_listing_is_still_a_conflict(
@@ -413,16 +419,19 @@ def test_writes_without_imports_keep_their_own_listing(root: Path, unique_name: 
     """[issue 7.2] a code generator writing many modules and importing none:
     the first write lists the (small) directory, the next ones keep that
     listing current themselves and look nothing up for conflicts."""
+    from modwrite import _listing
+
     modwrite.write_module(f"{unique_name}_0", "", root=root, visibility="process")
-    for i in range(1, 4):
-        assert (
-            _lookups_during(
-                lambda i=i: modwrite.write_module(
-                    f"{unique_name}_{i}", "", root=root, visibility="process"
+    with mock.patch.object(_listing.os, "listdir", side_effect=AssertionError("listed")):
+        for i in range(1, 4):
+            assert (
+                _lookups_during(
+                    lambda i=i: modwrite.write_module(
+                        f"{unique_name}_{i}", "", root=root, visibility="process"
+                    )
                 )
+                == []
             )
-            == []
-        )
     # A package directory of the same name, made by another program meanwhile.
     (root / f"{unique_name}_4").mkdir()
     (root / f"{unique_name}_4" / "__init__.py").write_text("")
