@@ -89,9 +89,9 @@ class _ModuleFileWriter(AtomicWriter):
     def __init__(
         self, directory: LockedDirectory, name: str, *, durable: bool, mode_bits: int | None
     ) -> None:
-        # The target's path is only for atomicwrites' own checks: every
-        # method that uses it is replaced by one working relative to the
-        # locked directory.
+        # atomicwrites only stores the target's path: every method that
+        # would use it is replaced by one working relative to the locked
+        # directory.  What it still gives is the protocol of its _open().
         super().__init__(name, mode="wb", overwrite=True)
         self._directory = directory
         self._name = name
@@ -178,10 +178,9 @@ def write_atomic(
     writer = _ModuleFileWriter(directory, name, durable=durable, mode_bits=mode_bits)
     with writer.open() as f:
         written = f.write(data)
-        if written is None or written < len(data):  # a short write: write the rest
-            view = memoryview(data)[written or 0 :]
+        if written < len(data):  # a short write: write the rest
+            view = memoryview(data)[written:]
             while view:
-                written = f.write(view)
-                view = view[written or 0 :]
+                view = view[f.write(view) :]
         if before_commit is not None:
             before_commit(f, writer.temp)

@@ -401,8 +401,10 @@ def _replace_finder(key: str, finder: Any, leaf: str, landing: Landing | None) -
         # within one tick of a fine-grained filesystem whose kernel dates
         # changes by a coarse clock stays hidden until the directory next
         # changes, as it would without modwrite.)
+        # In place, as note_own_write() does: the set is shared with the
+        # old object, whose reset makes it list again into a new set.
         state = fresh.__dict__
-        state["_path_cache"] = {*state["_path_cache"], leaf}
+        state["_path_cache"].add(leaf)
         state["_path_mtime"] = landing.mtime_after
     else:
         fresh.invalidate_caches()
