@@ -279,7 +279,9 @@ def test_a_parked_tree_that_cannot_be_listed_is_kept(root: Path) -> None:
         return real_listdir(path)
 
     with mock.patch.object(os, "listdir", side_effect=listdir):
-        modwrite.clean(root)
+        report = modwrite.clean(root)
+    ((path, exc),) = report.failed  # reported, not skipped (exit status 5)
+    assert path.endswith(PARKED_MARKER) and exc.errno == errno.EIO
     assert modwrite.clean(root).failed == []  # the listing works again
     assert (root / "pkg" / "__init__.py").read_text() == "V = 'old'\n"
     assert leftovers(root) == []

@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ._lock import HAVE_FLOCK, directory_lock
@@ -130,7 +130,12 @@ def _is_dir(path: str) -> bool:
     return os.path.isdir(path) and not os.path.islink(path)
 
 
-def find_leftovers(root: str, *, min_age: float = DEFAULT_MIN_AGE_S) -> Iterator[Leftover]:
+def find_leftovers(
+    root: str,
+    *,
+    min_age: float = DEFAULT_MIN_AGE_S,
+    on_error: Callable[[str, OSError], None] | None = None,
+) -> Iterator[Leftover]:
     """Yield the entries under *root* that ``clean`` would act on now: a
     parked tree comes with ``restore_to`` when it would be put back.
     (``clean`` decides again for parked trees under the directory's lock.)
@@ -139,6 +144,8 @@ def find_leftovers(root: str, *, min_age: float = DEFAULT_MIN_AGE_S) -> Iterator
         modwrite's own entries are not entered).
     :param min_age: seconds after which an entry whose writer this host
         cannot check (another host or container) counts as left over.
+    :param on_error: called with the path and the error when the parked
+        trees of a directory cannot be read (they are then left alone).
     :raises OSError: *root* cannot be listed.
     """
     now_ns = time.time_ns()
@@ -154,16 +161,22 @@ def find_leftovers(root: str, *, min_age: float = DEFAULT_MIN_AGE_S) -> Iterator
                 continue
             if entry.marker == TRASH_MARKER or _writer_gone(entry, age, min_age):
                 yield Leftover(path, _KINDS[entry.marker], _is_dir(path), entry.pid, age)
-        yield from _parked_leftovers(dirpath, [*dirnames, *filenames], min_age, now_ns)
+        yield from _parked_leftovers(dirpath, [*dirnames, *filenames], min_age, now_ns, on_error)
         dirnames[:] = [d for d in dirnames if parse(d) is None]
 
 
 def _parked_leftovers(
-    directory: str, names: list[str], min_age: float, now_ns: int
+    directory: str,
+    names: list[str],
+    min_age: float,
+    now_ns: int,
+    on_error: Callable[[str, OSError], None] | None,
 ) -> Iterator[Leftover]:
     try:
         trees = parked_trees(directory, names=names)
-    except OSError:
+    except OSError as exc:
+        if on_error is not None:
+            on_error(exc.filename or directory, exc)
         return
     restoring: set[str] = set()
     for parked in trees:  # newest first
@@ -258,7 +271,11 @@ def clean(
     .. versionadded:: 0.2.0
     """
     report = CleanReport()
-    for leftover in find_leftovers(os.fspath(root), min_age=min_age):
+
+    def unreadable(path: str, exc: OSError) -> None:
+        report.failed.append((path, exc))
+
+    for leftover in find_leftovers(os.fspath(root), min_age=min_age, on_error=unreadable):
         done: tuple[str, str] | None
         if dry_run:
             done = (
