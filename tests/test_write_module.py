@@ -511,6 +511,32 @@ def test_a_large_directory_is_listed_once_its_writes_paid_for_it() -> None:
     _listing._unlisted_writes.pop(key, None)
 
 
+def test_another_programs_changes_do_not_make_each_write_list_the_directory(
+    root: Path, unique_name: str
+) -> None:
+    """A directory that another program changes between two writes is not
+    listed again at each write: beyond a tiny one, a listing waits until the
+    writes' lookups have paid for it (review of issue 7: each write listed
+    a directory of 7,600 entries, 2.9 ms instead of 0.15 ms)."""
+    from modwrite import _listing
+
+    for i in range(400):
+        (root / f"{unique_name}_existing_{i}.py").write_bytes(b"")
+    assert os.stat(root).st_size > _listing._MAX_LISTED_SIZE
+    listings = []
+    real_listdir = os.listdir
+
+    def listdir(fd: int) -> list[str]:
+        listings.append(fd)
+        return real_listdir(fd)
+
+    with mock.patch.object(_listing.os, "listdir", listdir):
+        for i in range(6):
+            (root / f"{unique_name}_other_{i}.py").write_bytes(b"")  # another program
+            modwrite.write_module(f"{unique_name}_{i}", "", root=root, visibility="process")
+    assert len(listings) <= 1
+
+
 def test_a_large_directory_once_listed_spares_the_lookups(root: Path, unique_name: str) -> None:
     from modwrite import _listing
 
@@ -542,7 +568,7 @@ def test_only_the_latest_large_listing_is_kept(tmp_path: Path) -> None:
     with mock.patch.object(_listing, "_BYTES_PER_WRITE", 1 << 40):  # paid for at once
         for d in dirs:
             limit = 1 << 30 if d.name == "small" else 0  # the others count as large
-            with mock.patch.object(_listing, "_MAX_LISTED_SIZE", limit):
+            with mock.patch.object(_listing, "_LARGE_SIZE", limit):
                 modwrite.write_module("new", "", root=d, visibility="process")
     assert [key in _listing._known for key in keys] == [False, True, True]
 

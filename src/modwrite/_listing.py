@@ -10,8 +10,8 @@ questions at once, if it is current.  Two listings can be:
   (:func:`modwrite._invalidate.current_listing`);
 * one modwrite keeps itself, per directory (device and inode): taken with
   one ``listdir`` of the locked directory, at once while the directory is
-  small, and for a large one once this process's writes into it have made
-  as many lookups as the listing costs (a code generator filling a
+  tiny, and otherwise once this process's writes into it have made as many
+  lookups as the listing costs (a code generator filling a
   directory with thousands of modules); then brought up to date by each of
   this process's writes into it, in O(1).
 
@@ -39,21 +39,27 @@ __all__ = ["KnownEntries", "known_entries", "note_landing"]
 #: Directories whose entries are kept (the least recently listed go first).
 _MAX_DIRECTORIES = 64
 #: A directory is listed at once while its ``st_size`` is at most this many
-#: bytes (about 8,000 entries on ext4): a listing must cost less than the
-#: lookups it saves over the writes that follow.
-_MAX_LISTED_SIZE = 256 * 1024
+#: bytes (one ext4 block; some 200 entries on tmpfs): a listing must cost
+#: less than the lookups it saves over the writes that follow, also when
+#: another program changes the directory between two writes (the listing
+#: is then taken again).
+_MAX_LISTED_SIZE = 4096
 
 #: A larger one is listed once this process's writes into it have made as
 #: many lookups as the listing would cost: one write per this many bytes of
 #: ``st_size``.  Measured: listing 20,000 entries (400 KB on tmpfs) costs
-#: 11.6 ms, about 26 entries or 520 bytes per write's four lookups.
+#: 11.6 ms, about 26 entries or 520 bytes per write's four lookups.  So a
+#: write never costs more than about twice its lookups, however often the
+#: directory changes under it.
 _BYTES_PER_WRITE = 512
 
 #: Never list a directory larger than this: its listing is taken under the
-#: writers' lock (about 75 ms for 4 MiB, some 130,000 entries on ext4), and
-#: kept in memory.  Of the listings of large directories, only the latest
-#: is kept.
+#: writers' lock (about 75 ms for 4 MiB, some 130,000 entries on ext4).
 _MAX_AMORTIZED_SIZE = 4 * 1024 * 1024
+
+#: Of the listings of directories larger than this (about 8,000 entries on
+#: ext4), only the latest is kept in memory.
+_LARGE_SIZE = 256 * 1024
 
 #: Writes made into each large directory since it was last listed.
 _unlisted_writes: dict[tuple[int, int], int] = {}
@@ -61,8 +67,7 @@ _unlisted_writes: dict[tuple[int, int], int] = {}
 
 class KnownEntries:
     """The entry names of one directory, current at ``mtime_ns``; *large*
-    if the directory was listed as a large one (see
-    :data:`_MAX_AMORTIZED_SIZE`)."""
+    if the directory was larger than :data:`_LARGE_SIZE` when listed."""
 
     __slots__ = ("large", "mtime_ns", "names")
 
@@ -92,8 +97,7 @@ def known_entries(
     known = _known.get(key)
     if known is not None and known.mtime_ns == st.st_mtime_ns:
         return None if _folds_case(fd, key, known.names) else known.names
-    large = st.st_size > _MAX_LISTED_SIZE
-    if large and not _listing_paid_for(key, st.st_size):
+    if st.st_size > _MAX_LISTED_SIZE and not _listing_paid_for(key, st.st_size):
         _known.pop(key, None)
         return None
     try:
@@ -103,6 +107,7 @@ def known_entries(
     # Taken after the fstat: a change in between is in the listing, and moves
     # the mtime past st_mtime_ns, so the next write lists again.
     _known.pop(key, None)
+    large = st.st_size > _LARGE_SIZE
     if large:
         _forget_large_listings()
     _known[key] = KnownEntries(st.st_mtime_ns, names, large=large)
