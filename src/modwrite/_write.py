@@ -338,16 +338,26 @@ def _fsync(directory: str, landed: _Landed) -> None:
         )
 
 
-def _lock(stack: ExitStack, directory: str, signals: deferred_signals) -> LockedDirectory | None:
-    """Take *directory*'s writers' lock for the stack; ``None`` if the
-    directory is gone (the caller plans again)."""
+def _try_lock(directory: str, signals: deferred_signals) -> LockedDirectory | None:
+    """Take *directory*'s writers' lock (the caller releases it); ``None``
+    if the directory is gone (the caller plans again).
+
+    :raises ModuleWriteError: it cannot be opened for another reason.
+    """
     try:
-        with step("open the directory", directory):
-            return stack.enter_context(directory_lock(directory, signals))
-    except ModuleWriteError as exc:
+        return lock_directory(directory, signals)
+    except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             return None
-        raise
+        raise write_error(exc, "open the directory", directory) from None
+
+
+def _lock(stack: ExitStack, directory: str, signals: deferred_signals) -> LockedDirectory | None:
+    """:func:`_try_lock`, released when *stack* closes."""
+    locked = _try_lock(directory, signals)
+    if locked is not None:
+        stack.callback(locked.release)
+    return locked
 
 
 def _land_module(
@@ -369,12 +379,9 @@ def _land_module(
     lookups that a current listing answers are not made (the stamp rule's
     is).
     """
-    try:
-        locked = lock_directory(directory, signals)
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return None
-        raise write_error(exc, "open the directory", directory) from None
+    locked = _try_lock(directory, signals)
+    if locked is None:
+        return None
     try:
         landed = _Landed({directory: float("-inf")})
         try:
