@@ -10,7 +10,6 @@ no exception claims otherwise.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import gc
 import importlib
@@ -567,8 +566,9 @@ def test_a_parents_write_that_cannot_list_the_parked_trees_keeps_the_package(
         return real_parked_trees(directory, *args, **kwargs)  # type: ignore[arg-type]
 
     with mock.patch.object(_package, "parked_trees", side_effect=parked_trees):
-        with contextlib.suppress(modwrite.ModuleWriteError):
+        with pytest.raises(modwrite.ModuleWriteError) as raised:
             modwrite.write_module("pkg.extra", "E = 1\n", root=root, parents=True)
+    assert raised.value.errno == errno.EIO
     assert failed == [str(root)]
     assert modwrite.clean(root).failed == []
     assert {"__init__.py", "core.py"} <= {p.name for p in (root / "pkg").iterdir()}

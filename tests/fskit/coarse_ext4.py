@@ -67,14 +67,14 @@ def _mounted_ext4(
     for tool in ("mkfs.ext4", "mount", "umount"):
         if shutil.which(tool) is None:
             raise RuntimeError(
-                f"mount_coarse_ext4: {tool!r} not found on PATH (run .ci/setup-fskit.sh)"
+                f"mounting an ext4 image: {tool!r} not found on PATH (run .ci/setup-fskit.sh)"
             )
     try:
         workdir.mkdir(parents=True, exist_ok=True)
         fd, image_name = tempfile.mkstemp(prefix=f"{label}-", suffix=".img", dir=workdir)
     except OSError as exc:
         raise RuntimeError(
-            f"mount_coarse_ext4: cannot create the image in {workdir}: {exc}"
+            f"mounting an ext4 image: cannot create the image in {workdir}: {exc}"
         ) from exc
     image = Path(image_name)
     try:
@@ -85,7 +85,7 @@ def _mounted_ext4(
         mount_point = Path(tempfile.mkdtemp(prefix=f"{label}-mnt-", dir=workdir))
     except (OSError, ValueError) as exc:
         image.unlink()
-        raise RuntimeError(f"mount_coarse_ext4: cannot prepare {image}: {exc}") from exc
+        raise RuntimeError(f"mounting an ext4 image: cannot prepare {image}: {exc}") from exc
     try:
         _make_and_mount(image, mount_point, inode_size, bytes_per_inode)
         yield mount_point
