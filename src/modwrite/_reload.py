@@ -65,8 +65,12 @@ def write_and_import(
     first on :data:`sys.meta_path` at the first call and stays there (see
     *Compile once* in the documentation).
 
-    :param bytecode: as for :func:`write_module`.
-
+    :param name: the dotted module name (``str``); *source*, *root*,
+        *visibility*, *durable*, *parents*, *create_root*,
+        *visibility_timeout* (seconds) and *bytecode*: as for
+        :func:`write_module`.
+    :returns: the module object, as it is in :data:`sys.modules` afterwards
+        (for a reload, the same object as before).
     :raises ImportError: the import failed (as :func:`importlib.import_module`
         raises it); plus everything :func:`write_module` raises.
     """
