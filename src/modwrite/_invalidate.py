@@ -39,7 +39,7 @@ import sys
 import time
 
 from . import _machinery
-from ._names import str_path
+from ._names import POSIX_PATHS, str_path
 
 TYPE_CHECKING = False  # typing stays unimported at run time (start-up cost)
 if TYPE_CHECKING:
@@ -57,9 +57,6 @@ _MISSING: Any = object()
 #: Paths ending so name module files (not directories): not stat-ed to tell.
 _MODULE_SUFFIXES = tuple(importlib.machinery.all_suffixes())
 _SEP = os.sep
-#: POSIX paths: a normalized absolute path is split at its last separator,
-#: and ``normcase`` is the identity (Windows: the generic functions).
-_POSIX = os.path is sys.modules.get("posixpath")
 _split = os.path.split
 _new_object = object.__new__
 
@@ -453,7 +450,7 @@ def _invalidate_path(target: str, *, is_dir: bool, landing: Landing | None = Non
     reading the directory again.  Other finders are asked to
     ``invalidate_caches()``."""
     cut = target.rfind(_SEP)
-    if cut > 1 and _POSIX:  # normalized: no trailing nor doubled separator
+    if cut > 1 and POSIX_PATHS:  # normalized: no trailing nor doubled separator
         parent, leaf = target[:cut], target[cut + 1 :]
     else:
         parent, leaf = _split(target)
@@ -509,7 +506,7 @@ def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
     # written out: cold, each Python call shows (bench [4]), and abspath()
     # costs more than these scans.
     normal = (
-        _POSIX
+        POSIX_PATHS
         and spelled.startswith("/")
         and "//" not in spelled
         and "/./" not in spelled
@@ -530,7 +527,7 @@ def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
     # common case inline.  Cold, each further Python call and each object
     # touched shows (bench [4]): this is the call programs make.
     cut = target.rfind(_SEP)
-    if cut > 1 and _POSIX:  # normalized: no trailing nor doubled separator
+    if cut > 1 and POSIX_PATHS:  # normalized: no trailing nor doubled separator
         parent, leaf = target[:cut], target[cut + 1 :]
     else:
         parent, leaf = _split(target)
@@ -570,7 +567,7 @@ def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
 def invalidate_landing(landing: Landing) -> None:
     """:func:`invalidate_caches` for what a write just landed (the write
     path's fast lane: no ``stat``; see :class:`Landing`)."""
-    target = landing.path if _POSIX else os.path.normcase(landing.path)
+    target = landing.path if POSIX_PATHS else os.path.normcase(landing.path)
     _invalidate_path(target, is_dir=landing.is_dir, landing=landing)
     if landing.is_dir:
         _refresh_directory_caches()

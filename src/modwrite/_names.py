@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import keyword
 import os
+import sys
 import unicodedata
 
 from .errors import ArgumentTypeError, InvalidModuleName
 
-__all__ = ["is_normal_absolute", "str_path", "validate_module_name"]
+__all__ = ["POSIX_PATHS", "is_normal_absolute", "str_path", "validate_module_name"]
 
-_POSIX = os.path.sep == "/" and os.path.altsep is None
+#: Are paths POSIX paths (``posixpath``), on which ``normcase`` does nothing?
+POSIX_PATHS = os.path is sys.modules.get("posixpath")
 
 
 def is_normal_absolute(path: str) -> bool:
@@ -21,7 +23,7 @@ def is_normal_absolute(path: str) -> bool:
     calls) on the hot paths that take paths; ``False`` elsewhere (Windows:
     call ``abspath``)."""
     return (
-        _POSIX
+        POSIX_PATHS
         and path.startswith("/")
         and "//" not in path
         and "/./" not in path
