@@ -322,6 +322,20 @@ def median_of(rounds: int, fn: Callable[[], float]) -> float:
     return statistics.median(fn() for _ in range(rounds))
 
 
+def medians_side_by_side(
+    rounds: int, first: Callable[[], float], second: Callable[[], float]
+) -> tuple[float, float]:
+    """The medians of *first* and *second*, timed back to back in each round
+    and in alternating order, so that a load that drifts (a busy disk)
+    weighs on both alike."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for r in range(rounds):
+        order = (0, 1) if r % 2 == 0 else (1, 0)
+        for which in order:
+            times[which].append((first, second)[which]())
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def verdict(ratio: float, limit: float, *, at_most: bool = True) -> str:
     ok = ratio <= limit if at_most else ratio >= limit
     return f"{'meets' if ok else 'MISSES'} target ({'<=' if at_most else '>='} {limit:g}x)"
@@ -354,13 +368,25 @@ def main() -> int:
 def run(args: argparse.Namespace, fine_root: Path | None) -> int:
     """The benchmarks; on *fine_root* as the fine-grained filesystem when
     given, else in the working directory."""
-    n = 200 if args.quick else 1000
-    rounds = 3 if args.quick else 5
     warnings.simplefilter("error", modwrite.VisibilityWarning)
     sys.dont_write_bytecode = True  # measure the write path, not pyc writing
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="modwrite-bench-"))
     fine = (fine_root or workdir) / "fine"
     fine.mkdir(exist_ok=True)
+    try:
+        status = measure(args, workdir, fine)
+    finally:
+        shutil.rmtree(fine, ignore_errors=True)
+    if args.workdir is None:  # made here, and its image is unmounted: remove it
+        shutil.rmtree(workdir, ignore_errors=True)
+    return status
+
+
+def measure(args: argparse.Namespace, workdir: Path, fine: Path) -> int:
+    """Print the targets' figures: the 1-second image is mounted in
+    *workdir*, *fine* is a directory on the fine-grained filesystem."""
+    n = 200 if args.quick else 1000
+    rounds = 3 if args.quick else 5
     print(
         f"modwrite {modwrite.__version__} benchmarks, Python {sys.version.split()[0]}, "
         f"{'quick' if args.quick else 'full'} sizes"
@@ -373,8 +399,11 @@ def run(args: argparse.Namespace, fine_root: Path | None) -> int:
         )
         print()
 
-        fine_t = median_of(rounds, lambda: write_import_loop(fine, n, "modwrite"))
-        coarse_t = median_of(rounds, lambda: write_import_loop(coarse, n, "modwrite"))
+        fine_t, coarse_t = medians_side_by_side(
+            rounds,
+            lambda: write_import_loop(fine, n, "modwrite"),
+            lambda: write_import_loop(coarse, n, "modwrite"),
+        )
         naive_t = median_of(rounds, lambda: write_import_loop(coarse, n, "naive"))
         sleep_t = sleep_workaround_per_cycle(coarse, tick)
         r1 = coarse_t / fine_t
@@ -390,8 +419,9 @@ def run(args: argparse.Namespace, fine_root: Path | None) -> int:
         )
         print()
 
-        batch_t = median_of(rounds, lambda: batch_of(coarse, n))
-        bare_t = median_of(rounds, lambda: bare_writes(coarse, n))
+        batch_t, bare_t = medians_side_by_side(
+            rounds, lambda: batch_of(coarse, n), lambda: bare_writes(coarse, n)
+        )
         r2 = batch_t / (bare_t + tick)
         single = single_system_writes(coarse, 3)
         print(f"[2] {n} modules in one batch(), visibility='system', 1-second fs")
@@ -406,12 +436,17 @@ def run(args: argparse.Namespace, fine_root: Path | None) -> int:
         print()
 
     m = 3000 if args.quick else 20000
-    ours = median_of(rounds, lambda: one_write(fine, m, "modwrite"))
-    bare = median_of(rounds, lambda: one_write(fine, m, "bare"))
-    ours_r = median_of(rounds, lambda: one_rewrite(fine, m, "modwrite"))
-    bare_r = median_of(rounds, lambda: one_rewrite(fine, m, "bare"))
+    ours, bare = medians_side_by_side(
+        rounds, lambda: one_write(fine, m, "modwrite"), lambda: one_write(fine, m, "bare")
+    )
+    ours_r, bare_r = medians_side_by_side(
+        rounds, lambda: one_rewrite(fine, m, "modwrite"), lambda: one_rewrite(fine, m, "bare")
+    )
     r3, r3r = ours / bare, ours_r / bare_r
-    print("[3] one write_module(visibility='process'), fine-grained fs, no fsync")
+    print(
+        f"[3] one write_module(visibility='process'), fine-grained fs, no fsync "
+        f"({m} writes into one new directory, average per write)"
+    )
     print(
         f"    new module: {ours * 1e6:.1f} us / bare temp write + os.replace "
         f"{bare * 1e6:.1f} us = {r3:.2f}x  {verdict(r3, 2)}"
@@ -474,9 +509,6 @@ def run(args: argparse.Namespace, fine_root: Path | None) -> int:
         f"    next import, {dirs} dirs x {modules} modules: targeted {t * 1e3:.3f} ms, "
         f"global {g * 1e3:.3f} ms = {g / t:.1f}x  {verdict(g / t, 10, at_most=False)}"
     )
-    shutil.rmtree(fine, ignore_errors=True)
-    if args.workdir is None:  # made here: leave nothing behind
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
