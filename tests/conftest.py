@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import modwrite._compile_once
 import modwrite._invalidate
 import modwrite._reload
 import modwrite._write  # noqa: F401 - see import_state

@@ -23,7 +23,7 @@ from unittest import mock
 import pytest
 
 import modwrite
-from modwrite import _reload
+from modwrite import _compile_once, _reload
 from modwrite._write import ModuleLanded
 
 from .conftest import child_env
@@ -120,7 +120,7 @@ def test_write_and_import_runs_the_validation_code_object(
     loader_type = type(module.__loader__)
     assert loader_type is type(module.__spec__.loader)
     assert loader_type.__name__ == "SourceFileLoader"
-    assert loader_type is not _reload.CompiledSourceLoader
+    assert loader_type is not _compile_once.CompiledSourceLoader
     assert module.f.__code__.co_filename == path
 
 
@@ -188,7 +188,7 @@ def test_pytests_assertion_rewriter_still_rewrites(
 
 def test_the_finder_answers_only_for_the_pending_import(root: Path, unique_name: str) -> None:
     modwrite.write_and_import(unique_name, "", root=root, visibility="process")
-    finders = [f for f in sys.meta_path if isinstance(f, _reload.CompiledSourceFinder)]
+    finders = [f for f in sys.meta_path if isinstance(f, _compile_once.CompiledSourceFinder)]
     assert len(finders) == 1
     (root / "other_mod_mw.py").write_text("")
     assert finders[0].find_spec("other_mod_mw") is None
@@ -196,7 +196,7 @@ def test_the_finder_answers_only_for_the_pending_import(root: Path, unique_name:
     # Dropped by a restore of sys.meta_path, it comes back once.
     sys.meta_path.remove(finders[0])
     modwrite.write_and_import(unique_name, "X = 1\n", root=root, visibility="process")
-    assert sum(isinstance(f, _reload.CompiledSourceFinder) for f in sys.meta_path) == 1
+    assert sum(isinstance(f, _compile_once.CompiledSourceFinder) for f in sys.meta_path) == 1
 
 
 # -- the bytecode cache written at write time ------------------------------------------

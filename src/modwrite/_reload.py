@@ -1,41 +1,24 @@
 """Write, then import: :func:`write_and_import`, which runs the code object
-compiled to validate the source (compile once), through the import system.
+compiled to validate the source (compile once, :mod:`modwrite._compile_once`),
+through the import system.
 
 The import itself is the import system's (:func:`importlib.import_module` or
-:func:`importlib.reload`): module locks, :data:`sys.modules`, the spec and the
-attributes it sets (``__spec__``, ``__loader__``, ``__file__``,
-``__cached__``), the parent package's attribute.  Only the compile is saved:
-:class:`CompiledSourceFinder`, on :data:`sys.meta_path`, asks the finders
-after it, in order, for the spec of the module being imported, and when the
-answer is a plain source spec (stock or :mod:`modwrite.machinery`
-``SourceFileLoader``) for the file just written, hands its loader the code
-object.  Any other answer (pytest's assertion rewriter, an import hook, a
-module found elsewhere on the path) is returned as it is, and compiles as it
-always does.
+:func:`importlib.reload`); only the compile is saved.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.machinery
-import os
 import sys
-from contextvars import ContextVar
-from types import CodeType, ModuleType
+from types import ModuleType
 
-from . import _machinery
+from ._compile_once import running
 from ._plan import PathArg, Visibility, WriteOptions
 from ._settle import DEFAULT_VISIBILITY_TIMEOUT_S
 from ._source import Source
-from ._write import ModuleLanded, land_module
+from ._write import land_module
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from importlib.machinery import ModuleSpec
-    from typing import Any
-
-__all__ = ["CompiledSourceFinder", "write_and_import"]
+__all__ = ["write_and_import"]
 
 
 def write_and_import(
@@ -83,115 +66,8 @@ def write_and_import(
         bytecode=bytecode,
     )
     landed = land_module(name, source, root, options)
-    _put_finder_on_meta_path()
-    token = _pending.set((name, landed))
-    try:
+    with running(name, landed):
         module = sys.modules.get(name)
         if module is not None:
             return importlib.reload(module)
         return importlib.import_module(name)
-    finally:
-        _pending.reset(token)
-
-
-#: The module write_and_import() is importing in this context, and what
-#: landed for it.
-_pending: ContextVar[tuple[str, ModuleLanded] | None] = ContextVar(
-    "modwrite_pending_import", default=None
-)
-
-#: The loaders whose compile the code object may replace: they compile the
-#: file's bytes with ``source_to_code`` and nothing else.
-_PLAIN_SOURCE_LOADERS = (importlib.machinery.SourceFileLoader, _machinery.SourceFileLoader)
-
-
-class CompiledSourceFinder:
-    """A meta path finder that answers only for the module
-    :func:`write_and_import` is importing in this context: it asks the
-    finders after it on :data:`sys.meta_path`, in order, as the import
-    system would (:func:`importlib.util.find_spec`'s protocol), and returns
-    their answer, with a :class:`CompiledSourceLoader` in place of a plain
-    ``SourceFileLoader`` for the file just written.  For every other name it
-    returns ``None`` at once (one context variable read).
-    """
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
-    ) -> ModuleSpec | None:
-        pending = _pending.get()
-        if pending is None or pending[0] != fullname:
-            return None
-        meta_path = sys.meta_path
-        try:
-            after = meta_path.index(self) + 1
-        except ValueError:
-            return None
-        for finder in meta_path[after:]:
-            find_spec = getattr(finder, "find_spec", None)
-            if find_spec is None:
-                return None  # a legacy finder: the import system goes on as usual
-            spec: ModuleSpec | None = find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
-        landed = pending[1]
-        loader = spec.loader
-        if (
-            type(loader) in _PLAIN_SOURCE_LOADERS
-            and landed.identity is not None
-            and spec.origin is not None
-            and os.path.normcase(spec.origin) == os.path.normcase(landed.path)
-        ):
-            spec.loader = CompiledSourceLoader(loader, landed.code, landed.identity)
-        return spec
-
-
-class CompiledSourceLoader(importlib.machinery.SourceFileLoader):
-    """The loader of a file just written: :meth:`get_code` returns the code
-    object compiled from it, while the file is the one that landed (same
-    device, inode, size and ``st_mtime_ns``); else, and for everything else,
-    it is the *loader* it stands in for.  After the module ran, the module's
-    ``__loader__`` and ``__spec__.loader`` are that loader again, as a plain
-    import leaves them.
-    """
-
-    def __init__(self, loader: Any, code: CodeType, identity: tuple[int, int, int, int]) -> None:
-        super().__init__(loader.name, loader.path)
-        self._loader = loader
-        self._code = code
-        self._identity = identity
-
-    def get_code(self, fullname: str) -> CodeType | None:
-        if fullname == self.name:
-            try:
-                st = os.stat(self.path)
-            except OSError:
-                pass
-            else:
-                if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == self._identity:
-                    return self._code
-        code: CodeType | None = self._loader.get_code(fullname)
-        return code
-
-    def exec_module(self, module: ModuleType) -> None:
-        try:
-            super().exec_module(module)
-        finally:
-            spec = getattr(module, "__spec__", None)
-            if spec is not None and spec.loader is self:
-                spec.loader = self._loader
-            if getattr(module, "__loader__", None) is self:
-                module.__loader__ = self._loader
-
-
-_FINDER = CompiledSourceFinder()
-
-
-def _put_finder_on_meta_path() -> None:
-    """modwrite's finder, put first on :data:`sys.meta_path` if it is not
-    there (a test that restored ``sys.meta_path`` may have dropped it).  It
-    stays: removing it could make an import running in another thread skip
-    the finder after it."""
-    if not any(f is _FINDER for f in sys.meta_path):
-        sys.meta_path.insert(0, _FINDER)
