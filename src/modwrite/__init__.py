@@ -28,6 +28,8 @@ from .errors import (
     ModwriteError,
     ModwriteWarning,
     PostCommitWarning,
+    ReloadError,
+    ReloadFailedWarning,
     VisibilityWarning,
 )
 
@@ -54,14 +56,19 @@ __all__ = [
     "ModwriteError",
     "ModwriteWarning",
     "PostCommitWarning",
+    "ReloadError",
+    "ReloadFailedWarning",
     "Visibility",
     "VisibilityWarning",
     "__version__",
     "batch",
+    "changed_modules",
     "clean",
     "install",
     "installed",
     "invalidate_caches",
+    "reload",
+    "reload_changed",
     "uninstall",
     "write_and_import",
     "write_module",
@@ -74,7 +81,7 @@ if TYPE_CHECKING:
     from ._clean import CleanReport, clean
     from ._invalidate import invalidate_caches
     from ._plan import Visibility
-    from ._reload import write_and_import
+    from ._reload import changed_modules, reload, reload_changed, write_and_import
     from ._settle import batch
     from ._tree import FileTree
     from ._write import write_module, write_package
@@ -86,6 +93,9 @@ _LAZY = {
     "Visibility": "_plan",
     "batch": "_settle",
     "write_and_import": "_reload",
+    "reload": "_reload",
+    "reload_changed": "_reload",
+    "changed_modules": "_reload",
     "write_module": "_write",
     "write_package": "_write",
     "invalidate_caches": "_invalidate",

@@ -33,26 +33,45 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from typing import Any
 
-__all__ = ["CompiledSourceFinder", "CompiledSourceLoader", "running"]
+__all__ = ["CompiledSourceFinder", "CompiledSourceLoader", "Run", "running"]
+
+
+class Run:
+    """What happened to the code object of one :func:`running` block:
+    *ran_code* is true once a :class:`CompiledSourceLoader` handed it to the
+    module; *from_source* (given) makes that loader compile the file's
+    current bytes, never a pyc, when the file is no longer the one the code
+    was compiled from."""
+
+    __slots__ = ("from_source", "landed", "name", "ran_code")
+
+    def __init__(self, name: str, landed: ModuleLanded, from_source: bool) -> None:
+        self.name = name
+        self.landed = landed
+        self.from_source = from_source
+        self.ran_code = False
 
 
 @contextmanager
-def running(name: str, landed: ModuleLanded) -> Iterator[None]:
+def running(name: str, landed: ModuleLanded, *, from_source: bool = False) -> Iterator[Run]:
     """Within the block, an import or reload of *name* that finds the file
-    of *landed* with a plain source loader runs ``landed.code``."""
+    of *landed* with a plain source loader runs ``landed.code``.
+
+    :param from_source: if the file changed since (another identity), compile
+        its current bytes rather than let the loader use a bytecode cache
+        (:func:`~modwrite.reload`: never a pyc older than the source).
+    """
     _put_finder_on_meta_path()
-    token = _pending.set((name, landed))
+    run = Run(name, landed, from_source)
+    token = _pending.set(run)
     try:
-        yield
+        yield run
     finally:
         _pending.reset(token)
 
 
-#: The module write_and_import() is importing in this context, and what
-#: landed for it.
-_pending: ContextVar[tuple[str, ModuleLanded] | None] = ContextVar(
-    "modwrite_pending_import", default=None
-)
+#: The import running() arranges in this context.
+_pending: ContextVar[Run | None] = ContextVar("modwrite_pending_import", default=None)
 
 #: The loaders whose compile the code object may replace: they compile the
 #: file's bytes with ``source_to_code`` and nothing else.
@@ -72,8 +91,8 @@ class CompiledSourceFinder:
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        pending = _pending.get()
-        if pending is None or pending[0] != fullname:
+        run = _pending.get()
+        if run is None or run.name != fullname:
             return None
         meta_path = sys.meta_path
         try:
@@ -89,7 +108,7 @@ class CompiledSourceFinder:
                 break
         else:
             return None
-        landed = pending[1]
+        landed = run.landed
         loader = spec.loader
         if (
             type(loader) in _PLAIN_SOURCE_LOADERS
@@ -97,24 +116,24 @@ class CompiledSourceFinder:
             and spec.origin is not None
             and os.path.normcase(spec.origin) == os.path.normcase(landed.path)
         ):
-            spec.loader = CompiledSourceLoader(loader, landed.code, landed.identity)
+            spec.loader = CompiledSourceLoader(loader, run)
         return spec
 
 
 class CompiledSourceLoader(importlib.machinery.SourceFileLoader):
-    """The loader of a file just written: :meth:`get_code` returns the code
-    object compiled from it, while the file is the one that landed (same
-    device, inode, size and ``st_mtime_ns``); else, and for everything else,
-    it is the *loader* it stands in for.  After the module ran, the module's
+    """The loader of a file just written or read: :meth:`get_code` returns
+    the code object compiled from it, while the file is the one that landed
+    (same device, inode, size and ``st_mtime_ns``); else the code of the
+    file's current bytes for a ``from_source`` run, and for everything else
+    the *loader* it stands in for.  After the module ran, the module's
     ``__loader__`` and ``__spec__.loader`` are that loader again, as a plain
     import leaves them.
     """
 
-    def __init__(self, loader: Any, code: CodeType, identity: tuple[int, int, int, int]) -> None:
+    def __init__(self, loader: Any, run: Run) -> None:
         super().__init__(loader.name, loader.path)
         self._loader = loader
-        self._code = code
-        self._identity = identity
+        self._run = run
 
     def get_code(self, fullname: str) -> CodeType | None:
         if fullname == self.name:
@@ -123,8 +142,12 @@ class CompiledSourceLoader(importlib.machinery.SourceFileLoader):
             except OSError:
                 pass
             else:
-                if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == self._identity:
-                    return self._code
+                landed = self._run.landed
+                if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == landed.identity:
+                    self._run.ran_code = True
+                    return landed.code
+            if self._run.from_source:
+                return self.source_to_code(self.get_data(self.path), self.path)
         code: CodeType | None = self._loader.get_code(fullname)
         return code
 

@@ -43,6 +43,7 @@ TYPE_CHECKING = False  # typing stays unimported at run time (start-up cost)
 if TYPE_CHECKING:
     from collections.abc import Callable
     from importlib.abc import Loader
+    from types import CodeType
     from typing import Any
 
 __all__ = [
@@ -143,6 +144,13 @@ class SourceFileLoader(importlib.machinery.SourceFileLoader):
 
     __module__ = "modwrite.machinery"
 
+    #: ``(path, source hash, (st_mtime_ns, st_size, st_ino, st_ctime_ns))``
+    #: of the source bytes this loader last compiled (the stat taken before
+    #: they were read), or ``None``: what :func:`modwrite.changed_modules`
+    #: compares the file with.  A module run from its bytecode cache leaves
+    #: ``None`` (the cache itself tells what ran).
+    executed_source: tuple[str, bytes, tuple[int, int, int, int]] | None = None
+
     def path_stats(self, path: str) -> dict[str, Any]:
         """``{"mtime": float seconds, "size": bytes}`` of the source *path*,
         as :meth:`importlib.abc.SourceLoader.path_stats`; the mtime is kept
@@ -152,7 +160,25 @@ class SourceFileLoader(importlib.machinery.SourceFileLoader):
         """
         st = os.stat(path)
         self._source_mtime = st.st_mtime
+        self._source_key = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
         return {"mtime": st.st_mtime, "size": st.st_size}
+
+    def source_to_code(  # type: ignore[override]  # typeshed's signature lacks _optimize
+        self, data: bytes, path: str, *, _optimize: int = -1
+    ) -> CodeType:
+        """The code of the source bytes *data* read from *path*, as
+        :meth:`importlib.abc.InspectLoader.source_to_code`; records them in
+        :attr:`executed_source`.
+
+        :raises SyntaxError: *data* does not compile.
+        """
+        from importlib.util import source_hash  # not at start-up: only a compile needs it
+
+        key = getattr(self, "_source_key", None)
+        code = super().source_to_code(data, path, _optimize=_optimize)
+        if key is not None:
+            self.executed_source = (path, source_hash(data), key)
+        return code
 
     def get_data(self, path: str) -> bytes:
         """The bytes of *path*, as :meth:`importlib.abc.FileLoader.get_data`.

@@ -39,6 +39,7 @@ import errno
 import linecache
 import os
 import stat
+import sys
 import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -185,17 +186,18 @@ def write_module(
 
 
 class ModuleLanded:
-    """What :func:`land_module` landed: the file's absolute *path*, the
-    *code* object compiled from it, and the *identity* of the landed file
-    (``(st_dev, st_ino, st_size, st_mtime_ns)``, ``None`` if unknown): while
-    the file at *path* still has it, *code* is its code."""
+    """What :func:`land_module` landed: the file's absolute *path*, its bytes
+    *data*, the *code* object compiled from them, and the *identity* of the
+    landed file (``(st_dev, st_ino, st_size, st_mtime_ns)``, ``None`` if
+    unknown): while the file at *path* still has it, *code* is its code."""
 
-    __slots__ = ("code", "identity", "path")
+    __slots__ = ("code", "data", "identity", "path")
 
     def __init__(
-        self, path: str, code: CodeType, identity: tuple[int, int, int, int] | None
+        self, path: str, data: bytes, code: CodeType, identity: tuple[int, int, int, int] | None
     ) -> None:
         self.path = path
+        self.data = data
         self.code = code
         self.identity = identity
 
@@ -208,6 +210,8 @@ def land_module(name: str, source: Source, root: PathArg, options: WriteOptions)
     filename = parts[-1] + ".py"
     target = os.path.join(root_path, *parts[:-1], filename)
     data, code = encode_source(name, source, target)
+    if name in sys.modules:
+        _note_what_ran(name)
     landed = _land(
         root_path,
         parts[:-1],
@@ -221,7 +225,24 @@ def land_module(name: str, source: Source, root: PathArg, options: WriteOptions)
     # The warnings point at the caller of write_module() or write_and_import().
     _warn(landed.problems, stacklevel=4)
     make_visible(landed.floors, options.visibility, options.visibility_timeout, stacklevel=4)
-    return ModuleLanded(target, code, landed.identity or _identity_of(target))
+    return ModuleLanded(target, data, code, landed.identity or _identity_of(target))
+
+
+def _note_what_ran(name: str, *, submodules: bool = False) -> None:
+    """Before a write replaces their files and bytecode caches, let
+    :func:`modwrite.changed_modules` learn what ran for the loaded module
+    *name* (and its loaded submodules), if it has not yet: the cache it
+    would learn it from is about to be rewritten."""
+    prefix = name + "."
+    loaded = [
+        module
+        for module_name, module in list(sys.modules.items())
+        if module_name == name or (submodules and module_name.startswith(prefix))
+    ]
+    if loaded:
+        from ._changes import learn_what_ran
+
+        learn_what_ran(loaded)
 
 
 def _identity_of(path: str) -> tuple[int, int, int, int] | None:
@@ -620,6 +641,7 @@ def write_package(
     leaf = parts[-1]
     target = os.path.join(root_path, *parts)
     flat, compiled = flatten(name, files, target)
+    _note_what_ran(name, submodules=True)
 
     def chain_entries() -> tuple[FlatTree, Compiled]:
         entries: FlatTree = {PurePosixPath(leaf): None}

@@ -32,6 +32,8 @@ __all__ = [
     "ModwriteError",
     "ModwriteWarning",
     "PostCommitWarning",
+    "ReloadError",
+    "ReloadFailedWarning",
     "VisibilityWarning",
 ]
 
@@ -239,3 +241,57 @@ class VisibilityWarning(ModwriteWarning):
     """
 
     __module__ = "modwrite"
+
+
+class ReloadError(ModwriteError, ImportError):
+    """A module cannot be reloaded from a file: it is not in
+    :data:`sys.modules` under its name, it has no spec (a script's
+    ``__main__``), or it is built-in, frozen, a namespace package, an
+    extension module, or its source file is gone.
+
+    Raised by :func:`modwrite.reload` before anything runs; the module is
+    untouched.  As any :class:`ImportError`, it carries ``name`` (the module
+    name) and ``path`` (the file, or ``None``).
+
+    .. versionadded:: 0.2.0
+    """
+
+    __module__ = "modwrite"
+
+    def __init__(self, message: str, *, name: str | None = None, path: str | None = None) -> None:
+        super().__init__(message, name=name, path=path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_reload_error, (str(self), self.name, self.path))
+
+
+def _rebuild_reload_error(message: str, name: str | None, path: str | None) -> ReloadError:
+    return ReloadError(message, name=name, path=path)
+
+
+class ReloadFailedWarning(ModwriteWarning):
+    """A changed module's new source failed to compile or to run, so
+    :func:`modwrite.reload_changed` kept its old version.
+
+    Issued once per source: the same bytes are not tried again, and the next
+    call that finds other bytes in the file (the fix, even within the same
+    timestamp tick) reloads it.
+
+    :ivar module_name: the module's name (``str``).
+    :ivar exception: the exception the compile or the run raised.
+
+    .. versionadded:: 0.2.0
+    """
+
+    __module__ = "modwrite"
+
+    def __init__(self, module_name: str, exception: BaseException) -> None:
+        super().__init__(
+            f"module {module_name!r} kept its old version: its new source failed: "
+            f"{type(exception).__name__}: {exception}"
+        )
+        self.module_name = module_name
+        self.exception = exception
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.module_name, self.exception))

@@ -1,0 +1,382 @@
+"""Which loaded modules' sources changed (G9): decided by content, behind a
+cheap ``stat``, never by the clock alone.
+
+For every loaded module that was executed from a source file, modwrite keeps
+an :class:`Executed` record: the source hash of the bytes that ran
+(:func:`importlib.util.source_hash`, the SipHash of PEP 552) and the file's
+:data:`StatKey` (``st_mtime_ns``, ``st_size``, ``st_ino``, ``st_ctime_ns``)
+when those bytes were read or last confirmed.
+
+A check of one module:
+
+1. ``stat`` the source.  If its key equals the record's and the record is
+   *settled*, the content is the same: a key is settled when its
+   ``st_ctime_ns`` was already more than one largest tick (plus the kernel
+   clock's lag) in the past when it was taken, so any later change of the
+   file (written in place, replaced by a rename, deleted and recreated) gets
+   a later ctime.  No file read.
+2. Otherwise read the file and hash it.  The same hash is no change (a touch,
+   a rewrite with the same bytes, an atomic replace with an identical file);
+   the record takes the new key.  Another hash is a change.
+
+Neither field decides alone: an mtime misses a same-size edit within one
+tick (1 s on many filesystems, 2 s on FAT) and modwrite's own stamp rule
+moves mtimes; inode numbers alternate between two values under successive
+atomic replaces on ext4; a ctime cannot be set but shares the mtime's tick.
+
+**What ran, when modwrite did not load the module.**  The record comes from
+the loader when modwrite ran the module (:func:`~modwrite.reload`,
+:func:`~modwrite.write_and_import`, :mod:`modwrite.machinery`'s
+``SourceFileLoader`` compiling a source).  For a module the stock import
+system loaded, the first check learns what ran from the bytecode cache the
+import used or wrote (:func:`first_sight`): a hash-based pyc (PEP 552) names
+the source hash; a timestamp pyc whose stamp matches the source and that was
+written a settled while after it was compiled from these bytes; otherwise
+the current source is compiled and its code compared with the pyc's.  Only a
+module whose import wrote no bytecode cache (:data:`sys.dont_write_bytecode`,
+an unwritable ``__pycache__``) and that has no cache from earlier cannot be
+known: its first check takes the source on disk then for what ran.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import marshal
+import os
+import sys
+import threading
+import time
+import weakref
+from importlib.util import MAGIC_NUMBER, cache_from_source, source_hash
+from types import CodeType, ModuleType
+
+from ._clock import CLOCK_LAG_NS, LARGEST_TICK_NS, NS_PER_S, SETTLED_S
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = [
+    "Change",
+    "Executed",
+    "StatKey",
+    "changed_modules",
+    "failed_before",
+    "find_changes",
+    "learn_what_ran",
+    "read_source",
+    "record_executed",
+    "record_failure",
+    "source_hash",
+    "source_path",
+]
+
+#: ``(st_mtime_ns, st_size, st_ino, st_ctime_ns)`` of a source file.
+StatKey = tuple[int, int, int, int]
+
+#: A key is settled when its ctime is this far behind the clock that read it.
+_SETTLE_NS = LARGEST_TICK_NS + CLOCK_LAG_NS
+
+_SOURCE_SUFFIXES = tuple(importlib.machinery.SOURCE_SUFFIXES)
+
+
+def stat_key(st: os.stat_result) -> StatKey:
+    """The :data:`StatKey` of a ``stat`` result."""
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+
+
+def _settled(key: StatKey, now_ns: int) -> bool:
+    return key[3] < now_ns - _SETTLE_NS
+
+
+class Executed:
+    """What ran for one module: *path*, the source file; *digest*, the
+    :func:`~importlib.util.source_hash` of the bytes that ran; *key*, the
+    file's :data:`StatKey` when they were read (``None``: unknown) and
+    *settled*, whether an equal key proves equal content.  *failed_digest*:
+    the hash of a source whose reload failed and was reported (not retried
+    until the file changes again)."""
+
+    __slots__ = ("digest", "failed_digest", "key", "path", "settled", "spec")
+
+    def __init__(
+        self, path: str, digest: bytes, key: StatKey | None, spec: object, now_ns: int
+    ) -> None:
+        self.path = path
+        self.digest = digest
+        self.key = key
+        self.settled = key is not None and _settled(key, now_ns)
+        self.spec = spec  # the module's __spec__ when recorded: a new one means a new import
+        self.failed_digest: bytes | None = None
+
+
+class Change:
+    """A loaded *module* whose source file at *path* now holds *data*
+    (source hash *digest*), read from the file whose identity was *identity*
+    (``(st_dev, st_ino, st_size, st_mtime_ns)``, from the descriptor read)
+    and :data:`StatKey` *key*: other bytes than those that ran."""
+
+    __slots__ = ("data", "digest", "identity", "key", "module", "path")
+
+    def __init__(
+        self,
+        module: ModuleType,
+        path: str,
+        data: bytes,
+        digest: bytes,
+        identity: tuple[int, int, int, int],
+        key: StatKey,
+    ) -> None:
+        self.module = module
+        self.path = path
+        self.data = data
+        self.digest = digest
+        self.identity = identity
+        self.key = key
+
+
+# Per module object (weakly: a module dropped from sys.modules and collected
+# takes its record along).  Guarded by _lock: a watcher thread and the main
+# thread may check at once.
+_records: weakref.WeakKeyDictionary[ModuleType, Executed] = weakref.WeakKeyDictionary()
+_lock = threading.RLock()
+
+
+def source_path(module: ModuleType) -> str | None:
+    """The source file *module* was executed from (its spec's origin, when
+    the spec has a location and the origin ends in a source suffix), or
+    ``None``: built-in, frozen, namespace, extension, sourceless modules,
+    modules without a spec (a script's ``__main__``), and ``__main__``."""
+    spec = getattr(module, "__spec__", None)
+    if spec is None or not getattr(spec, "has_location", False):
+        return None
+    origin = spec.origin
+    if not isinstance(origin, str) or not origin.endswith(_SOURCE_SUFFIXES):
+        return None
+    if spec.name == "__main__":
+        return None
+    return origin
+
+
+def read_source(path: str) -> tuple[bytes, tuple[int, int, int, int], StatKey]:
+    """The bytes of the file at *path*, with the identity and the
+    :data:`StatKey` of the file they were read from (``fstat`` of the same
+    descriptor, taken before the read).
+
+    :raises OSError: the file cannot be opened or read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        chunks = []
+        while True:
+            chunk = os.read(fd, max(st.st_size, 8192) + 1)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return b"".join(chunks), identity, stat_key(st)
+
+
+def record_executed(
+    module: ModuleType,
+    path: str,
+    data: bytes | None,
+    key: StatKey | None,
+    digest: bytes | None = None,
+) -> None:
+    """Record that *module* ran the bytes *data* (or the source with hash
+    *digest*) of the file at *path*, whose :data:`StatKey` was *key* when they
+    were read (``None`` if unknown: the next check reads the file)."""
+    if digest is None:
+        assert data is not None
+        digest = source_hash(data)
+    record = Executed(path, digest, key, module.__spec__, time.time_ns())
+    with _lock:
+        _records[module] = record
+
+
+def record_failure(module: ModuleType, digest: bytes) -> bool:
+    """Note that reloading *module* from the source with hash *digest*
+    failed; ``False`` if that source had failed before (it was reported
+    already)."""
+    with _lock:
+        record = _records.get(module)
+        if record is None:
+            return True
+        if record.failed_digest == digest:
+            return False
+        record.failed_digest = digest
+        return True
+
+
+def failed_before(change: Change) -> bool:
+    """Did a reload of these very bytes fail, and was it reported?"""
+    with _lock:
+        record = _records.get(change.module)
+        return record is not None and record.failed_digest == change.digest
+
+
+def learn_what_ran(modules: Iterable[object]) -> None:
+    """Record what ran for those of *modules* modwrite has no record of
+    (:func:`first_sight`), while their files and caches still tell."""
+    now_ns = time.time_ns()
+    with _lock:
+        for module in modules:
+            if isinstance(module, ModuleType):
+                record = _records.get(module)
+                if record is None or record.spec is not getattr(module, "__spec__", None):
+                    _check(module, now_ns)
+
+
+def changed_modules(modules: Iterable[ModuleType] | None = None) -> list[ModuleType]:
+    """The loaded modules whose source file now holds other bytes than the
+    bytes that were executed, in :data:`sys.modules` order.
+
+    :param modules: check only these (any iterable of module objects);
+        ``None`` (the default): every module in :data:`sys.modules`.
+    :returns: a new list of module objects (``[]`` when nothing changed).
+        Modules that were not executed from a source file are never in it
+        (built-in, frozen, extension, sourceless and namespace modules,
+        ``__main__``), nor a module whose source file is gone.
+    :raises ArgumentTypeError: *modules* holds something that is not a module.
+
+    A file rewritten with identical bytes (a touch, an editor saving an
+    unmodified buffer) is unchanged: only content counts.  Cost: one
+    ``stat`` per module whose file was last changed more than about two
+    seconds before the previous check; a read and a hash of the others.
+    See :mod:`modwrite._changes` for how what ran is known.
+    """
+    return [change.module for change in find_changes(modules)]
+
+
+def find_changes(modules: Iterable[ModuleType] | None = None) -> list[Change]:
+    """:func:`changed_modules`, with the bytes read from each changed file."""
+    from .errors import ArgumentTypeError
+
+    if modules is None:
+        candidates = list(sys.modules.values())
+    else:
+        candidates = list(modules)
+        for module in candidates:
+            if not isinstance(module, ModuleType):
+                raise ArgumentTypeError(
+                    f"modules must hold module objects, not {type(module).__name__}"
+                )
+    now_ns = time.time_ns()
+    changes: list[Change] = []
+    seen: set[int] = set()
+    with _lock:
+        for module in candidates:
+            if not isinstance(module, ModuleType) or id(module) in seen:
+                continue  # sys.modules may hold other objects (PEP 562 stand-ins, ...)
+            seen.add(id(module))
+            change = _check(module, now_ns)
+            if change is not None:
+                changes.append(change)
+    return changes
+
+
+def _check(module: ModuleType, now_ns: int) -> Change | None:
+    record = _records.get(module)
+    spec = getattr(module, "__spec__", None)
+    if record is not None and record.spec is spec:
+        path = record.path
+    else:  # never seen, or imported anew (a new spec) since
+        found = source_path(module)
+        if found is None:
+            return None
+        path = found
+        record = None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # gone: nothing to reload from
+    key = stat_key(st)
+    if record is not None and record.settled and record.key == key:
+        return None
+    try:
+        data, identity, key = read_source(path)
+    except OSError:
+        return None
+    digest = source_hash(data)
+    if record is None:
+        record = first_sight(module, path, data, digest, key, now_ns)
+        _records[module] = record
+    if digest == record.digest:
+        record.key = key
+        record.settled = _settled(key, now_ns)
+        return None
+    return Change(module, path, data, digest, identity, key)
+
+
+def first_sight(
+    module: ModuleType, path: str, data: bytes, digest: bytes, key: StatKey, now_ns: int
+) -> Executed:
+    """The record of a module modwrite sees for the first time, whose
+    source file at *path* holds *data* (source hash *digest*, key *key*).
+
+    What ran is taken, in this order, from: the record modwrite's
+    ``SourceFileLoader`` left on the module's loader; a hash-based pyc (its
+    source hash); a timestamp pyc stamped with this file's mtime and size
+    and written :data:`~modwrite.machinery.SETTLED_S` seconds after it
+    (*data*); else a pyc whose code equals the code *data* compiles to
+    (*data*) or not (the pyc's code ran: a hash nothing matches).  With no
+    pyc at all, *data*.
+    """
+    spec = module.__spec__
+    ran = getattr(getattr(spec, "loader", None), "executed_source", None)
+    if ran is not None and ran[0] == path:
+        return Executed(path, ran[1], ran[2], spec, now_ns)
+    pyc_hash = _hash_of_what_ran_from_pyc(module, path, data, key)
+    if pyc_hash is None:
+        return Executed(path, digest, key, spec, now_ns)
+    return Executed(path, pyc_hash, None, spec, now_ns)
+
+
+#: A source hash no source has (SipHash is 8 bytes): "what ran is unknown,
+#: and is not the file's current content".
+_UNKNOWN_DIFFERENT = b"unknown!\x00"
+
+
+def _hash_of_what_ran_from_pyc(
+    module: ModuleType, path: str, data: bytes, key: StatKey
+) -> bytes | None:
+    """The source hash of what ran according to the bytecode cache, or
+    ``None`` when the cache says it was *data* or there is no cache."""
+    cached = getattr(module, "__cached__", None)
+    if not isinstance(cached, str):
+        try:
+            cached = cache_from_source(path)
+        except (NotImplementedError, ValueError):
+            return None
+    try:
+        with open(cached, "rb") as f:
+            pyc = f.read()
+            pyc_mtime_s = int(os.fstat(f.fileno()).st_mtime)
+    except OSError:
+        return None
+    if len(pyc) < 16 or pyc[:4] != MAGIC_NUMBER:
+        return None
+    flags = int.from_bytes(pyc[4:8], "little")
+    if flags & 0b1:  # hash-based (PEP 552): it names its source
+        return pyc[8:16]
+    stamp_matches = (
+        int.from_bytes(pyc[8:12], "little") == (key[0] // NS_PER_S) & 0xFFFFFFFF
+        and int.from_bytes(pyc[12:16], "little") == key[1] & 0xFFFFFFFF
+    )
+    if stamp_matches and pyc_mtime_s >= key[3] // NS_PER_S + SETTLED_S:
+        # Written a settled while after the file last changed (its ctime,
+        # which no tool can set back as utime() sets an mtime): compiled
+        # from these bytes.
+        return None
+    try:
+        ran = marshal.loads(pyc[16:])
+        now = compile(data, path, "exec", dont_inherit=True)
+    except Exception:  # a corrupt pyc, a source that no longer compiles
+        return _UNKNOWN_DIFFERENT
+    if isinstance(ran, CodeType) and ran == now:
+        return None
+    return _UNKNOWN_DIFFERENT
