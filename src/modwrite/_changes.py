@@ -29,13 +29,25 @@ the loader when modwrite ran the module (:func:`~modwrite.reload`,
 :func:`~modwrite.write_and_import`, :mod:`modwrite.machinery`'s
 ``SourceFileLoader`` compiling a source).  For a module the stock import
 system loaded, the first check learns what ran from the bytecode cache the
-import used or wrote (:func:`first_sight`): a hash-based pyc (PEP 552) names
+import used or wrote (:func:`first_sight`).  A source unchanged since before
+the process (and its parent) started is what ran (its ctime tells, read
+against the start time in ``/proc``).  Else: a hash-based pyc (PEP 552) names
 the source hash; a timestamp pyc whose stamp matches the source and that was
 written a settled while after it was compiled from these bytes; otherwise
-the current source is compiled and its code compared with the pyc's.  Only a
-module whose import wrote no bytecode cache (:data:`sys.dont_write_bytecode`,
-an unwritable ``__pycache__``) and that has no cache from earlier cannot be
-known: its first check takes the source on disk then for what ran.
+the current source is compiled and its code compared with the pyc's.  A
+write by modwrite that is about to replace a loaded module's file and cache
+looks first (:func:`learn_what_ran`).
+
+What cannot be known, and is taken from the file at the first check: what
+ran for a module whose import left no bytecode cache to read
+(:data:`sys.dont_write_bytecode`, an unwritable ``__pycache__``) or that an
+import hook loaded (its cache is its own), when its source changed between
+the import and that first check; and a cache another process rewrote in that
+interval.  :func:`modwrite.install` closes the first case (its loader records
+the bytes it compiles), as does a call to :func:`changed_modules` after
+start-up.  The converse error is harmless: a bytecode cache left over from
+an older version, with bytecode writing off, reports the module changed
+once, and the reload runs the same source.
 """
 
 from __future__ import annotations
@@ -50,6 +62,7 @@ import weakref
 from importlib.util import MAGIC_NUMBER, cache_from_source, source_hash
 from types import CodeType, ModuleType
 
+from . import _machinery
 from ._clock import CLOCK_LAG_NS, LARGEST_TICK_NS, NS_PER_S, SETTLED_S
 
 TYPE_CHECKING = False
@@ -61,6 +74,7 @@ __all__ = [
     "Executed",
     "StatKey",
     "changed_modules",
+    "digest_of",
     "failed_before",
     "find_changes",
     "learn_what_ran",
@@ -79,6 +93,20 @@ _SETTLE_NS = LARGEST_TICK_NS + CLOCK_LAG_NS
 
 _SOURCE_SUFFIXES = tuple(importlib.machinery.SOURCE_SUFFIXES)
 
+#: The loaders that run a module from its source or from the pyc at
+#: ``cache_from_source()``, and write that pyc: their cache tells what ran.
+#: An import hook's loader (pytest's assertion rewriter, Hy, ...) keeps its
+#: own cache, or none.
+_PLAIN_SOURCE_LOADERS = (importlib.machinery.SourceFileLoader, _machinery.SourceFileLoader)
+
+
+def digest_of(data: bytes) -> bytes:
+    """The digest a source's content is compared by: the
+    :func:`~importlib.util.source_hash` of its bytes without trailing
+    newlines, which modwrite's stamp rule may append to a rewrite of the same
+    source (:mod:`modwrite._stamp`) and which change no code."""
+    return source_hash(data.rstrip(b"\n"))
+
 
 def stat_key(st: os.stat_result) -> StatKey:
     """The :data:`StatKey` of a ``stat`` result."""
@@ -91,7 +119,7 @@ def _settled(key: StatKey, now_ns: int) -> bool:
 
 class Executed:
     """What ran for one module: *path*, the source file; *digest*, the
-    :func:`~importlib.util.source_hash` of the bytes that ran; *key*, the
+    :func:`digest_of` the bytes that ran; *key*, the
     file's :data:`StatKey` when they were read (``None``: unknown) and
     *settled*, whether an equal key proves equal content.  *failed_digest*:
     the hash of a source whose reload failed and was reported (not retried
@@ -112,7 +140,7 @@ class Executed:
 
 class Change:
     """A loaded *module* whose source file at *path* now holds *data*
-    (source hash *digest*), read from the file whose identity was *identity*
+    (:func:`digest_of` them: *digest*), read from the file whose identity was *identity*
     (``(st_dev, st_ino, st_size, st_mtime_ns)``, from the descriptor read)
     and :data:`StatKey` *key*: other bytes than those that ran."""
 
@@ -192,7 +220,7 @@ def record_executed(
     were read (``None`` if unknown: the next check reads the file)."""
     if digest is None:
         assert data is not None
-        digest = source_hash(data)
+        digest = digest_of(data)
     record = Executed(path, digest, key, module.__spec__, time.time_ns())
     with _lock:
         _records[module] = record
@@ -301,7 +329,7 @@ def _check(module: ModuleType, now_ns: int) -> Change | None:
         data, identity, key = read_source(path)
     except OSError:
         return None
-    digest = source_hash(data)
+    digest = digest_of(data)
     if record is None:
         record = first_sight(module, path, data, digest, key, now_ns)
         _records[module] = record
@@ -323,46 +351,83 @@ def first_sight(
     source hash); a timestamp pyc stamped with this file's mtime and size
     and written :data:`~modwrite.machinery.SETTLED_S` seconds after it
     (*data*); else a pyc whose code equals the code *data* compiles to
-    (*data*) or not (the pyc's code ran: a hash nothing matches).  With no
-    pyc at all, *data*.
+    (*data*) or not (the pyc's code ran: a digest nothing matches).  With no
+    pyc at all, or a module an import hook loaded (its loader is not a
+    plain ``SourceFileLoader``, so the pyc is not what ran), *data*.
     """
     spec = module.__spec__
-    ran = getattr(getattr(spec, "loader", None), "executed_source", None)
+    loader = getattr(spec, "loader", None)
+    ran = getattr(loader, "executed_source", None)
     if ran is not None and ran[0] == path:
         return Executed(path, ran[1], ran[2], spec, now_ns)
-    pyc_hash = _hash_of_what_ran_from_pyc(module, path, data, key)
-    if pyc_hash is None:
+    started_ns = _process_start_ns()
+    if started_ns is not None and key[3] < started_ns - _SETTLE_NS:
+        # Unchanged since before this process (and its parent) started, so
+        # before its import: these bytes ran, whatever cache lies beside them.
         return Executed(path, digest, key, spec, now_ns)
-    return Executed(path, pyc_hash, None, spec, now_ns)
+    if type(loader) in _PLAIN_SOURCE_LOADERS and _pyc_says_other_bytes_ran(
+        module, path, data, key
+    ):
+        return Executed(path, _UNKNOWN_DIFFERENT, None, spec, now_ns)
+    return Executed(path, digest, key, spec, now_ns)
 
 
-#: A source hash no source has (SipHash is 8 bytes): "what ran is unknown,
-#: and is not the file's current content".
+def _process_start_ns() -> int | None:
+    """A time (ns since the epoch) no later than the start of this process
+    and of its parent (a fork inherits the parent's modules),
+    or ``None`` where it cannot be read (it is read from ``/proc``)."""
+    global _start_ns
+    if _start_ns is _UNREAD:
+        _start_ns = _read_start_ns()
+    return _start_ns  # type: ignore[return-value]
+
+
+_UNREAD = object()
+_start_ns: object = _UNREAD
+
+
+def _read_start_ns() -> int | None:
+    try:
+        with open("/proc/stat", "rb") as f:
+            boot_s = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
+        ticks_per_s = os.sysconf("SC_CLK_TCK")
+        starts = []
+        for pid in ("self", str(os.getppid())):
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            starts.append(int(fields[19]))  # field 22, starttime, in clock ticks since boot
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    # btime is whole seconds, and moves with clock adjustments: one second
+    # of margin more.
+    return (boot_s - 1) * NS_PER_S + min(starts) * NS_PER_S // ticks_per_s
+
+
+#: A digest no source has (SipHash is 8 bytes): "what ran is unknown, and
+#: is not the file's current content".
 _UNKNOWN_DIFFERENT = b"unknown!\x00"
 
 
-def _hash_of_what_ran_from_pyc(
-    module: ModuleType, path: str, data: bytes, key: StatKey
-) -> bytes | None:
-    """The source hash of what ran according to the bytecode cache, or
-    ``None`` when the cache says it was *data* or there is no cache."""
+def _pyc_says_other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) -> bool:
+    """Does the bytecode cache say that other bytes than *data* ran?
+    ``False`` when it says *data* ran, or there is no cache."""
     cached = getattr(module, "__cached__", None)
     if not isinstance(cached, str):
         try:
             cached = cache_from_source(path)
         except (NotImplementedError, ValueError):
-            return None
+            return False
     try:
         with open(cached, "rb") as f:
             pyc = f.read()
             pyc_mtime_s = int(os.fstat(f.fileno()).st_mtime)
     except OSError:
-        return None
+        return False
     if len(pyc) < 16 or pyc[:4] != MAGIC_NUMBER:
-        return None
+        return False
     flags = int.from_bytes(pyc[4:8], "little")
     if flags & 0b1:  # hash-based (PEP 552): it names its source
-        return pyc[8:16]
+        return pyc[8:16] != source_hash(data)
     stamp_matches = (
         int.from_bytes(pyc[8:12], "little") == (key[0] // NS_PER_S) & 0xFFFFFFFF
         and int.from_bytes(pyc[12:16], "little") == key[1] & 0xFFFFFFFF
@@ -371,12 +436,10 @@ def _hash_of_what_ran_from_pyc(
         # Written a settled while after the file last changed (its ctime,
         # which no tool can set back as utime() sets an mtime): compiled
         # from these bytes.
-        return None
+        return False
     try:
         ran = marshal.loads(pyc[16:])
         now = compile(data, path, "exec", dont_inherit=True)
     except Exception:  # a corrupt pyc, a source that no longer compiles
-        return _UNKNOWN_DIFFERENT
-    if isinstance(ran, CodeType) and ran == now:
-        return None
-    return _UNKNOWN_DIFFERENT
+        return True
+    return not (isinstance(ran, CodeType) and ran == now)

@@ -144,8 +144,10 @@ class SourceFileLoader(importlib.machinery.SourceFileLoader):
 
     __module__ = "modwrite.machinery"
 
-    #: ``(path, source hash, (st_mtime_ns, st_size, st_ino, st_ctime_ns))``
-    #: of the source bytes this loader last compiled (the stat taken before
+    #: ``(path, digest, (st_mtime_ns, st_size, st_ino, st_ctime_ns))`` of the
+    #: source bytes this loader last compiled (the digest is
+    #: :func:`~importlib.util.source_hash` of the bytes without trailing
+    #: newlines, as ``modwrite._changes.digest_of`` computes it) (the stat taken before
     #: they were read), or ``None``: what :func:`modwrite.changed_modules`
     #: compares the file with.  A module run from its bytecode cache leaves
     #: ``None`` (the cache itself tells what ran).
@@ -177,7 +179,7 @@ class SourceFileLoader(importlib.machinery.SourceFileLoader):
         key = getattr(self, "_source_key", None)
         code = super().source_to_code(data, path, _optimize=_optimize)
         if key is not None:
-            self.executed_source = (path, source_hash(data), key)
+            self.executed_source = (path, source_hash(data.rstrip(b"\n")), key)
         return code
 
     def get_data(self, path: str) -> bytes:

@@ -332,7 +332,7 @@ def _run_reporting(steps: list[_PlannedReload]) -> list[ModuleType]:
         try:
             step.run()
         except Exception as exc:
-            _report(step.module, step.digest or _changes.source_hash(step.data), exc)
+            _report(step.module, step.digest or _changes.digest_of(step.data), exc)
         else:
             reloaded.append(step.module)
     return reloaded

@@ -242,7 +242,8 @@ def _note_what_ran(name: str, *, submodules: bool = False) -> None:
     if loaded:
         from ._changes import learn_what_ran
 
-        learn_what_ran(loaded)
+        with deferred_signals():  # no descriptor it opens is lost to an interrupt
+            learn_what_ran(loaded)
 
 
 def _identity_of(path: str) -> tuple[int, int, int, int] | None:
