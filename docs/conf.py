@@ -45,6 +45,7 @@ autodoc_typehints_description_target = "documented"
 autodoc_type_aliases = {
     "FileTree": "modwrite.FileTree",
     "Visibility": "modwrite.Visibility",
+    "ModuleType": "types.ModuleType",
 }
 
 # -- nitpicky mode ---------------------------------------------------------------

@@ -246,6 +246,19 @@ def test_leftover_pyc_of_a_source_older_than_the_process(
     assert modwrite.changed_modules([module]) == []
 
 
+def test_checked_hash_pyc_the_import_did_not_use(root: Path, unique_name: str) -> None:
+    """A checked hash-based pyc (written by modwrite) that no longer matches
+    the source was not what the import ran: the module's functions tell."""
+    sys.dont_write_bytecode = False
+    modwrite.write_module(unique_name, "def f():\n    return 1\n", root=root)
+    _assert_pyc(root / f"{unique_name}.py")
+    sys.dont_write_bytecode = True
+    (root / f"{unique_name}.py").write_text("def f():\n    return 2\n")
+    module = importlib.import_module(unique_name)  # compiles the source: the hash differs
+    assert module.f() == 2
+    assert modwrite.changed_modules([module]) == []
+
+
 def test_gone_file_is_not_a_change(root: Path, unique_name: str) -> None:
     path = root / f"{unique_name}.py"
     path.write_text("V = 1\n")

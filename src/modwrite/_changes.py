@@ -60,7 +60,7 @@ import threading
 import time
 import weakref
 from importlib.util import MAGIC_NUMBER, cache_from_source, source_hash
-from types import CodeType, ModuleType
+from types import CodeType, FunctionType, ModuleType
 
 from . import _machinery
 from ._clock import CLOCK_LAG_NS, LARGEST_TICK_NS, NS_PER_S, SETTLED_S
@@ -275,7 +275,8 @@ def changed_modules(modules: Iterable[ModuleType] | None = None) -> list[ModuleT
     unmodified buffer) is unchanged: only content counts.  Cost: one
     ``stat`` per module whose file was last changed more than about two
     seconds before the previous check; a read and a hash of the others.
-    See :mod:`modwrite._changes` for how what ran is known.
+    How modwrite knows what ran: see *Re-importing edited modules* in the
+    documentation.
     """
     return [change.module for change in find_changes(modules)]
 
@@ -347,13 +348,16 @@ def first_sight(
     source file at *path* holds *data* (source hash *digest*, key *key*).
 
     What ran is taken, in this order, from: the record modwrite's
-    ``SourceFileLoader`` left on the module's loader; a hash-based pyc (its
-    source hash); a timestamp pyc stamped with this file's mtime and size
-    and written :data:`~modwrite.machinery.SETTLED_S` seconds after it
-    (*data*); else a pyc whose code equals the code *data* compiles to
-    (*data*) or not (the pyc's code ran: a digest nothing matches).  With no
-    pyc at all, or a module an import hook loaded (its loader is not a
-    plain ``SourceFileLoader``, so the pyc is not what ran), *data*.
+    ``SourceFileLoader`` left on the module's loader; a source unchanged
+    since before the process started (*data*); a hash-based pyc (its source
+    hash); a timestamp pyc stamped with this file's mtime and size and
+    written :data:`~modwrite.machinery.SETTLED_S` seconds after it (*data*).
+    Else *data* is compiled and its code compared with the module's own
+    functions and methods (the code that ran), or, for a module without
+    any, with the pyc's code: equal is *data*, different is "other bytes"
+    (a digest nothing matches).  A module an import hook loaded (its loader
+    is not a plain ``SourceFileLoader``: its code and cache are the hook's)
+    is taken to have run *data*.
     """
     spec = module.__spec__
     loader = getattr(spec, "loader", None)
@@ -365,9 +369,7 @@ def first_sight(
         # Unchanged since before this process (and its parent) started, so
         # before its import: these bytes ran, whatever cache lies beside them.
         return Executed(path, digest, key, spec, now_ns)
-    if type(loader) in _PLAIN_SOURCE_LOADERS and _pyc_says_other_bytes_ran(
-        module, path, data, key
-    ):
+    if type(loader) in _PLAIN_SOURCE_LOADERS and _other_bytes_ran(module, path, data, key):
         return Executed(path, _UNKNOWN_DIFFERENT, None, spec, now_ns)
     return Executed(path, digest, key, spec, now_ns)
 
@@ -408,38 +410,87 @@ def _read_start_ns() -> int | None:
 _UNKNOWN_DIFFERENT = b"unknown!\x00"
 
 
-def _pyc_says_other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) -> bool:
-    """Does the bytecode cache say that other bytes than *data* ran?
-    ``False`` when it says *data* ran, or there is no cache."""
+def _other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) -> bool:
+    """Do the bytecode cache or the module's own code objects say that other
+    bytes than *data* ran?  ``False`` when they say *data* ran, or nothing
+    tells."""
+    cached = _read_pyc(module, path)
+    if cached is not None:
+        pyc, pyc_mtime_s = cached
+        flags = int.from_bytes(pyc[4:8], "little")
+        if flags & 0b1:  # hash-based (PEP 552): it names its source
+            if pyc[8:16] == source_hash(data):
+                return False  # it ran, or these bytes were compiled
+            if not flags & 0b10:
+                return True  # unchecked: the import ran it, whatever the source
+            # Checked: it ran if the source still matched it at the import,
+            # else the import compiled the source; the code tells which.
+        elif (
+            int.from_bytes(pyc[8:12], "little") == (key[0] // NS_PER_S) & 0xFFFFFFFF
+            and int.from_bytes(pyc[12:16], "little") == key[1] & 0xFFFFFFFF
+            and pyc_mtime_s >= key[3] // NS_PER_S + SETTLED_S
+        ):
+            # A timestamp pyc stamped with this file's mtime and size, written
+            # a settled while after the file last changed (its ctime, which no
+            # tool can set back as utime() sets an mtime): from these bytes.
+            return False
+    try:
+        now = compile(data, path, "exec", dont_inherit=True)
+    except Exception:  # it imported, so what ran compiled: not these bytes
+        return True
+    differs = _live_code_differs(module, path, now)
+    if differs is not None:
+        return differs
+    if cached is None:
+        return False  # nothing tells: the file's bytes are taken for what ran
+    try:
+        ran = marshal.loads(cached[0][16:])
+    except Exception:  # a corrupt cache did not run
+        return False
+    return not (isinstance(ran, CodeType) and ran == now)
+
+
+def _read_pyc(module: ModuleType, path: str) -> tuple[bytes, int] | None:
+    """The bytes of the module's timestamp or hash-based pyc and its mtime
+    (whole seconds), or ``None``."""
     cached = getattr(module, "__cached__", None)
     if not isinstance(cached, str):
         try:
             cached = cache_from_source(path)
         except (NotImplementedError, ValueError):
-            return False
+            return None
     try:
         with open(cached, "rb") as f:
             pyc = f.read()
             pyc_mtime_s = int(os.fstat(f.fileno()).st_mtime)
     except OSError:
-        return False
+        return None
     if len(pyc) < 16 or pyc[:4] != MAGIC_NUMBER:
-        return False
-    flags = int.from_bytes(pyc[4:8], "little")
-    if flags & 0b1:  # hash-based (PEP 552): it names its source
-        return pyc[8:16] != source_hash(data)
-    stamp_matches = (
-        int.from_bytes(pyc[8:12], "little") == (key[0] // NS_PER_S) & 0xFFFFFFFF
-        and int.from_bytes(pyc[12:16], "little") == key[1] & 0xFFFFFFFF
-    )
-    if stamp_matches and pyc_mtime_s >= key[3] // NS_PER_S + SETTLED_S:
-        # Written a settled while after the file last changed (its ctime,
-        # which no tool can set back as utime() sets an mtime): compiled
-        # from these bytes.
-        return False
-    try:
-        ran = marshal.loads(pyc[16:])
-        now = compile(data, path, "exec", dont_inherit=True)
-    except Exception:  # a corrupt pyc, a source that no longer compiles
-        return True
-    return not (isinstance(ran, CodeType) and ran == now)
+        return None
+    return pyc, pyc_mtime_s
+
+
+def _live_code_differs(module: ModuleType, path: str, now: CodeType) -> bool | None:
+    """Do the code objects of the module's functions and methods (those
+    compiled from *path*) differ from the ones *now* holds at the same name
+    and first line?  ``None`` when the module has none to compare."""
+    compiled: dict[tuple[str, int], CodeType] = {}
+    stack = [now]
+    while stack:
+        for constant in stack.pop().co_consts:
+            if isinstance(constant, CodeType):
+                compiled[(constant.co_name, constant.co_firstlineno)] = constant
+                stack.append(constant)
+    live = []
+    for value in list(vars(module).values()):
+        if isinstance(value, type) and getattr(value, "__module__", None) == module.__name__:
+            members: list[object] = list(vars(value).values())
+        else:
+            members = [value]
+        for member in members:
+            function = getattr(member, "__func__", member)  # classmethod, staticmethod
+            if isinstance(function, FunctionType) and function.__code__.co_filename == path:
+                live.append(function.__code__)
+    if not live:
+        return None
+    return any(compiled.get((code.co_name, code.co_firstlineno)) != code for code in live)

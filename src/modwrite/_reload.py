@@ -120,7 +120,7 @@ def reload(module: ModuleType, *, submodules: bool = False) -> ModuleType:
         :func:`importlib.reload` does).
     :param submodules: for a package, also reload its submodules that are
         loaded, after it or before it as their imports require
-        (:mod:`modwrite._dependencies`); every source is compiled before any
+        (the imports its code makes when it runs); every source is compiled before any
         runs.  Submodules that cannot be reloaded from a file (namespace
         packages, extension modules) are left alone.
     :returns: *module*.
