@@ -34,12 +34,14 @@ the process (and its parent) started is what ran (its ctime tells, read
 against the start time in ``/proc``).  Else: a hash-based pyc (PEP 552) names
 the source hash; a timestamp pyc whose stamp matches the source and that was
 written a settled while after it was compiled from these bytes; otherwise
-the current source is compiled and its code compared with the pyc's.  A
+the current source is compiled and its code compared with the code of the
+module's own functions and methods (what ran), or with the pyc's.  A
 write by modwrite that is about to replace a loaded module's file and cache
 looks first (:func:`learn_what_ran`).
 
 What cannot be known, and is taken from the file at the first check: what
-ran for a module whose import left no bytecode cache to read
+ran for a module without functions or classes whose import left no bytecode
+cache to read
 (:data:`sys.dont_write_bytecode`, an unwritable ``__pycache__``) or that an
 import hook loaded (its cache is its own), when its source changed between
 the import and that first check; and a cache another process rewrote in that
