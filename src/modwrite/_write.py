@@ -233,12 +233,15 @@ def _note_what_ran(name: str, *, submodules: bool = False) -> None:
     :func:`modwrite.changed_modules` learn what ran for the loaded module
     *name* (and its loaded submodules), if it has not yet: the cache it
     would learn it from is about to be rewritten."""
-    prefix = name + "."
-    loaded = [
-        module
-        for module_name, module in list(sys.modules.items())
-        if module_name == name or (submodules and module_name.startswith(prefix))
-    ]
+    if submodules:
+        prefix = name + "."
+        loaded = [
+            module
+            for module_name, module in list(sys.modules.items())
+            if module_name == name or module_name.startswith(prefix)
+        ]
+    else:
+        loaded = [sys.modules[name]] if name in sys.modules else []
     if loaded:
         from ._changes import learn_what_ran
 
