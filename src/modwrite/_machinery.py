@@ -174,11 +174,14 @@ class SourceFileLoader(importlib.machinery.SourceFileLoader):
 
         :raises SyntaxError: *data* does not compile.
         """
-        from importlib.util import source_hash  # not at start-up: only a compile needs it
-
         key = getattr(self, "_source_key", None)
         code = super().source_to_code(data, path, _optimize=_optimize)
-        if key is not None:
+        # importlib.util is not imported here: this loader may be compiling
+        # importlib/util.py itself (at start-up, from a sitecustomize).  A
+        # module compiled before it is loaded is not recorded (what ran is
+        # then learnt as for a stock import).
+        source_hash = getattr(sys.modules.get("importlib.util"), "source_hash", None)
+        if key is not None and source_hash is not None:
             self.executed_source = (path, source_hash(data.rstrip(b"\n")), key)
         return code
 
