@@ -19,8 +19,9 @@ import modwrite._compile_once
 import modwrite._invalidate
 import modwrite._reload
 import modwrite._write  # noqa: F401 - see import_state
+from modwrite.pytest_plugin import ImportRoot
 
-pytest_plugins = ["tests.fskit.fixtures"]
+pytest_plugins = ["pytester", "tests.fskit.fixtures"]
 
 _counter = itertools.count()
 
@@ -63,12 +64,10 @@ def unique_name() -> str:
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    """An empty directory at the front of :data:`sys.path`."""
-    directory = tmp_path / "root"
-    directory.mkdir()
-    sys.path.insert(0, str(directory))
-    return directory
+def root(modwrite_root: ImportRoot) -> Path:
+    """An empty directory at the front of :data:`sys.path`: the plugin's
+    ``modwrite_root`` (modwrite's own tests use the plugin they ship)."""
+    return modwrite_root.path
 
 
 @pytest.fixture
