@@ -45,7 +45,6 @@ autodoc_typehints_description_target = "documented"
 autodoc_type_aliases = {
     "FileTree": "modwrite.FileTree",
     "Visibility": "modwrite.Visibility",
-    "ModuleType": "types.ModuleType",
 }
 
 # -- nitpicky mode ---------------------------------------------------------------
@@ -68,6 +67,9 @@ nitpick_ignore_regex = [
     (r"py:.*", rf"({_BUILTINS})"),
     # OSError's attributes, named bare in ModuleWriteError's docstring.
     (r"py:attr", r"(errno|strerror|filename)"),
+    # Annotations autodoc cannot resolve (names imported under TYPE_CHECKING
+    # beside them), from the types module.
+    (r"py:class", r"(ModuleType|CodeType)"),
     # Environment variables documented by CPython.
     (r"envvar", r"PYTHON.*"),
 ]
