@@ -189,3 +189,17 @@ def test_fixture_object(modwrite_root: ImportRoot, unique_name: str) -> None:
     assert modwrite_root.write_and_import(unique_name, "V = 2\n").V == 2
     assert modwrite_root.write_package(f"{unique_name}_pkg", {"__init__.py": ""}).is_dir()
     assert repr(modwrite_root).startswith("<ImportRoot ")
+
+
+def test_plugin_loads_when_modwrite_was_imported_first(pytester: pytest.Pytester) -> None:
+    """A sitecustomize that installs the machinery imports modwrite before
+    pytest marks its plugins' packages for assertion rewriting: no warning
+    (PYTEST_DONT_REWRITE), so -W error still runs."""
+    pytester.makepyfile(test_a="def test_a():\n    assert True\n")
+    program = (
+        "import sys, modwrite, pytest\n"
+        "sys.exit(pytest.main(['-W', 'error', '-q', '-p', 'no:cacheprovider', 'test_a.py']))\n"
+    )
+    result = pytester.run(sys.executable, "-c", program)
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    assert "1 passed" in result.stdout.str()

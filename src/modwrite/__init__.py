@@ -12,6 +12,11 @@ for the guarantees and what each one costs.
 >>> import hello_modwrite
 >>> hello_modwrite.WHO
 'world'
+
+PYTEST_DONT_REWRITE: pytest marks the packages of its plugins (modwrite ships
+one) for assertion rewriting, and warns when one was imported before it,
+as this package is when the machinery is installed at start-up.  modwrite's
+code has no assertions to rewrite.
 """
 
 from __future__ import annotations
