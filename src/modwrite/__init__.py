@@ -60,6 +60,7 @@ __all__ = [
     "ReloadFailedWarning",
     "Visibility",
     "VisibilityWarning",
+    "Watcher",
     "__version__",
     "batch",
     "changed_modules",
@@ -70,6 +71,7 @@ __all__ = [
     "reload",
     "reload_changed",
     "uninstall",
+    "watch",
     "write_and_import",
     "write_module",
     "write_package",
@@ -84,6 +86,7 @@ if TYPE_CHECKING:
     from ._reload import changed_modules, reload, reload_changed, write_and_import
     from ._settle import batch
     from ._tree import FileTree
+    from ._watch import Watcher, watch
     from ._write import write_module, write_package
 
 _LAZY = {
@@ -99,6 +102,8 @@ _LAZY = {
     "write_module": "_write",
     "write_package": "_write",
     "invalidate_caches": "_invalidate",
+    "Watcher": "_watch",  # watchdog is imported when a watcher starts, not here
+    "watch": "_watch",
 }
 
 
