@@ -52,8 +52,9 @@ autodoc_type_aliases = {
 nitpicky = True
 
 _STDLIB_MODULES = (
-    "atomicwrites|collections|contextlib|contextvars|errno|importlib|inspect|io|"
-    "linecache|os|pathlib|pkgutil|runpy|subprocess|sys|types|typing|warnings"
+    "atomicwrites|collections|concurrent|contextlib|contextvars|errno|importlib|inspect|"
+    "io|linecache|logging|os|pathlib|pkgutil|queue|runpy|subprocess|sys|threading|"
+    "types|typing|warnings"
 )
 _BUILTINS = (
     "BaseException|Exception|OSError|ValueError|TypeError|SyntaxError|ImportError|"
@@ -67,6 +68,9 @@ nitpick_ignore_regex = [
     (r"py:.*", rf"({_BUILTINS})"),
     # OSError's attributes, named bare in ModuleWriteError's docstring.
     (r"py:attr", r"(errno|strerror|filename)"),
+    # Annotations autodoc cannot resolve (names imported under TYPE_CHECKING
+    # beside them), from the types module.
+    (r"py:class", r"(ModuleType|CodeType)"),
     # Environment variables documented by CPython.
     (r"envvar", r"PYTHON.*"),
 ]

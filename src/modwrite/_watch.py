@@ -4,7 +4,7 @@ reload, when the source of a loaded module changes on disk.
 Events only say *where* to look; content decides.  watchdog reports what
 happened in the watched directories; each batch of events names files, and
 the loaded modules executed from those files are checked by
-:func:`~modwrite.changed_modules` (:mod:`modwrite._changes`: a ``stat``, and
+``modwrite.changed_modules()`` (:mod:`modwrite._changes`: a ``stat``, and
 a read and a hash when the ``stat`` cannot decide).  Only a module whose
 source holds other bytes than the ones that ran, and other bytes than the
 last callback was told about, is called back: a touch, a save of an
@@ -91,12 +91,12 @@ def watch(
 
     When an event names the source file of a watched module, the watcher
     waits until *debounce* seconds pass without another event, checks the
-    modules those events named with :func:`~modwrite.changed_modules`, and
+    modules those events named with ``modwrite.changed_modules()``, and
     calls *callback* with the changed ones, in the watcher's own thread.
     Content decides, never the event: each new source of a module is called
     back once, and a touch, a save of the same bytes or a replace by an
     identical file calls nothing.  With ``reload=True`` the watcher reloads
-    the changed modules with :func:`~modwrite.reload_changed` and calls
+    the changed modules with ``modwrite.reload_changed()`` and calls
     *callback* (if any) with the modules it reloaded.
 
     The directories of the source files are watched (non-recursively), not
@@ -114,9 +114,9 @@ def watch(
         thread.  Its return value is ignored; an exception it raises is
         logged on the ``modwrite.watch`` logger and the watcher goes on.
     :param reload: reload the changed modules (as
-        :func:`~modwrite.reload_changed` does) before calling back.  A module
+        ``modwrite.reload_changed()`` does) before calling back.  A module
         whose new source fails keeps its old version and is reported by one
-        :class:`~modwrite.ReloadFailedWarning`, issued in the watcher's
+        ``modwrite.ReloadFailedWarning``, issued in the watcher's
         thread.
     :param dependents: with ``reload=True``, also reload the modules that
         hold objects of a reloaded one (``reload_changed(dependents=True)``).
@@ -164,7 +164,7 @@ class Watcher:
     done-callbacks; so is (level ``WARNING``) a directory it cannot watch
     (inotify's limits: 128 instances per user by default on Linux, and
     watchdog before 7 takes one per directory).  A
-    :class:`~modwrite.ReloadFailedWarning` is issued in the watcher's
+    ``modwrite.ReloadFailedWarning`` is issued in the watcher's
     thread; when a warnings filter turns it into an exception (``-W
     error``), the watcher logs it (``WARNING``) and reloads the other
     changed modules.
@@ -174,7 +174,7 @@ class Watcher:
     for a REPL waiting at its prompt, or a server between requests; a
     program that must reload at a point of its choosing passes a callback
     that hands the modules to that point (a :class:`queue.Queue`) and calls
-    :func:`~modwrite.reload_changed` there.
+    ``modwrite.reload_changed()`` there.
 
     .. versionadded:: 0.2.0
     """
@@ -239,13 +239,13 @@ class Watcher:
     def start(self) -> Watcher:
         """Start watching; return the watcher.  The directories are watched
         when this returns, and what ran of each module is learnt before
-        (:func:`~modwrite.changed_modules` learns it at a module's first
+        (``modwrite.changed_modules()`` learns it at a module's first
         check): a change made after this call is reported.
 
         A module whose source had already changed before the start is
         reported with the first event about its file; call
-        :func:`~modwrite.changed_modules` (or
-        :func:`~modwrite.reload_changed`) once at the start for those.
+        ``modwrite.changed_modules()`` (or
+        ``modwrite.reload_changed()``) once at the start for those.
 
         :raises RuntimeError: the watcher was started before (a watcher runs
             once, as a thread does).
@@ -444,7 +444,7 @@ class Watcher:
         return result
 
     def _reload_changed(self, modules: list[ModuleType]) -> list[ModuleType]:
-        """:func:`~modwrite.reload_changed` on *modules*."""
+        """``modwrite.reload_changed()`` on *modules*."""
         # A warnings filter may turn the ReloadFailedWarning of a module into
         # an exception ("error", as test suites set it), which ends that call.
         # The failed source is recorded before the warning is issued and not
