@@ -449,7 +449,9 @@ class Watcher:
         # an exception ("error", as test suites set it), which ends that call.
         # The failed source is recorded before the warning is issued and not
         # tried again, so calling again goes on with the others; it ends
-        # after at most one call per module.
+        # after at most one call per module.  What the ended call reloaded
+        # before the raise (a run that fails after others ran, a dependent
+        # that fails) is not in the list: that call returned nothing.
         reloaded: list[ModuleType] = []
         for _ in range(len(modules) + 1):
             try:
