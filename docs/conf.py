@@ -52,8 +52,9 @@ autodoc_type_aliases = {
 nitpicky = True
 
 _STDLIB_MODULES = (
-    "atomicwrites|collections|contextlib|contextvars|errno|importlib|inspect|io|"
-    "linecache|os|pathlib|pkgutil|runpy|subprocess|sys|types|typing|warnings"
+    "atomicwrites|collections|concurrent|contextlib|contextvars|errno|importlib|inspect|"
+    "io|linecache|logging|os|pathlib|pkgutil|queue|runpy|subprocess|sys|threading|"
+    "types|typing|warnings"
 )
 _BUILTINS = (
     "BaseException|Exception|OSError|ValueError|TypeError|SyntaxError|ImportError|"

@@ -107,8 +107,8 @@ _LAZY = {
     "write_module": "_write",
     "write_package": "_write",
     "invalidate_caches": "_invalidate",
+    "Watcher": "_watch",  # watchdog is imported when a watcher starts, not here
     "watch": "_watch",
-    "Watcher": "_watch",
 }
 
 
