@@ -292,7 +292,10 @@ class _Updater:
         old.__kwdefaults__ = new.__kwdefaults__
         old.__doc__ = new.__doc__
         old.__dict__ = dict(new.__dict__)
-        old.__annotations__ = new.__annotations__
+        if sys.version_info >= (3, 14):  # lazy annotations: reading them would evaluate them
+            old.__annotate__ = new.__annotate__
+        else:
+            old.__annotations__ = new.__annotations__
         if sys.version_info >= (3, 12):
             old.__type_params__ = new.__type_params__
         self.function_map[id(new)] = old
