@@ -11,11 +11,10 @@ exceptions and their types), except where the real module runs stale code:
   ``.pyc`` written in the same second as its source (a same-size rewrite in
   that second, by any tool, runs the new source; the real ``imp`` runs the
   old bytecode).
-* :func:`reload` invalidates the import system's caches for the directories
-  it searches (:func:`modwrite.invalidate_caches` with a path) before
-  looking for the module: a directory created after the first lookup, or a
-  file created in the same timestamp tick as the last listing of its
-  directory, is found.
+* :func:`reload` invalidates the path finder's caches of the directories it
+  searches before looking for the module: a directory created after the
+  first lookup, or a file created in the same timestamp tick as the last
+  listing of its directory, is found.
 
 Importing this module issues no :class:`DeprecationWarning`: the real
 ``imp`` warned because it was to be removed from the standard library; this
@@ -42,11 +41,11 @@ import sys
 import tokenize
 import types
 import warnings
+from collections.abc import Iterable
 from importlib._bootstrap import _exec, _load  # type: ignore[attr-defined]  # as Lib/imp.py
 from typing import IO, Any
 
 from . import machinery
-from ._invalidate import invalidate_caches
 
 __all__ = [
     "C_BUILTIN",
@@ -440,9 +439,10 @@ def reload(module: types.ModuleType) -> types.ModuleType:
     :data:`sys.meta_path`, as ``imp.reload`` (``importlib.reload`` of
     CPython 3.11) does, and return ``sys.modules[name]``.
 
-    Differences, both freshness: the directories searched (:data:`sys.path`,
-    or the parent package's ``__path__``) are invalidated first
-    (:func:`modwrite.invalidate_caches`), and a source found by the stock
+    Differences, both freshness: the path finder's caches of the directories
+    searched (:data:`sys.path`, or the parent package's ``__path__``) are
+    invalidated first (``None`` entries of :data:`sys.path_importer_cache`
+    dropped, each cached finder's ``invalidate_caches()`` called), and a source found by the stock
     ``FileFinder`` is loaded with :class:`modwrite.machinery.SourceFileLoader`
     (no same-second ``.pyc``).  For a reload that reads the module's own
     file whatever the finders say, see :func:`modwrite.reload`.
@@ -477,9 +477,7 @@ def reload(module: types.ModuleType) -> types.ModuleType:
             pkgpath: Any = parent.__path__  # a _NamespacePath stays one
         else:
             pkgpath = None
-        for entry in sys.path if pkgpath is None else pkgpath:
-            if isinstance(entry, str):
-                invalidate_caches(entry or ".")
+        _invalidate_search_path(sys.path if pkgpath is None else pkgpath)
         spec = module.__spec__ = _find_spec(name, pkgpath, module)
         if spec is None:
             raise ModuleNotFoundError(f"spec not found for the module {name!r}", name=name)
@@ -487,6 +485,37 @@ def reload(module: types.ModuleType) -> types.ModuleType:
         return sys.modules[name]
     finally:
         reloading.pop(name, None)
+
+
+def _invalidate_search_path(entries: Iterable[object]) -> None:
+    """Make the path finder look at the directories *entries* afresh: a
+    ``None`` entry of :data:`sys.path_importer_cache` (no directory there
+    at the last lookup) is dropped, and each cached path entry finder is
+    invalidated (a ``FileFinder`` reads its directory again at its next
+    lookup, which stops at the first entry holding the module).  What
+    :func:`importlib.invalidate_caches` does, for these entries only.
+    modwrite's own :class:`~modwrite.machinery.FileFinder` (installed by
+    :func:`modwrite.install`) is left as it is: it reads its directory again
+    by itself while a listing may have missed a change made in its tick."""
+    cache = sys.path_importer_cache
+    for entry in entries:
+        if not isinstance(entry, str):
+            continue
+        if entry == "":  # PathFinder keys the empty entry by the working directory
+            try:
+                entry = os.getcwd()
+            except FileNotFoundError:
+                continue
+        finder = cache.get(entry, _NOT_CACHED)
+        if finder is None:
+            del cache[entry]
+        elif finder is not _NOT_CACHED and not isinstance(finder, machinery.FileFinder):
+            invalidate = getattr(finder, "invalidate_caches", None)
+            if invalidate is not None:
+                invalidate()
+
+
+_NOT_CACHED = object()
 
 
 def _find_spec(
