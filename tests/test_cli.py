@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from modwrite import _cli, _tempnames
+from modwrite import _cli, _probe, _tempnames
 
 from .conftest import child_env
 
@@ -52,7 +53,16 @@ def test_package_lands_a_tree_without_caches(root: Path, tmp_path: Path) -> None
     (tree / "py.typed").write_text("")
     (tree / "README.md").write_text("# not python")
     assert _cli.main(["package", "gen", str(tree), "--root", str(root)]) == 0
-    landed = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    everything = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    # With bytecode writing on, modwrite writes its own caches of what it
+    # landed; the tree's junk cache is never copied.
+    caches = [p for p in everything if "__pycache__" in p]
+    assert not any(p.endswith("x.cpython-311.pyc") for p in caches)
+    for cache in caches:
+        if cache.endswith(".pyc"):
+            source = importlib.util.source_from_cache(str(root / cache))
+            assert Path(source).exists()
+    landed = [p for p in everything if "__pycache__" not in p]
     assert landed == [
         "gen",
         "gen/README.md",
@@ -147,6 +157,27 @@ def test_probe_text_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert _cli.main(["probe", str(tmp_path), "--trials", "3"]) == 0
     out = capsys.readouterr().out
     assert "same-size same-second rewrite" in out and "modwrite writes:" in out
+
+
+def test_probe_shows_each_step_on_stderr_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _cli.main(["probe", str(tmp_path), "--quick", "--progress"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert [line.split(" ...")[0] for line in lines] == [
+        f"probe [{n}/7] {name}" for n, name in enumerate(_probe.STEPS, 1)
+    ]
+    assert all(line.endswith(" s") for line in lines)
+    assert "10 of 10 stale" in captured.out  # --quick: 10 trials; bug 2 reproduced
+    assert "probe [" not in captured.out
+
+
+def test_probe_is_quiet_on_stderr_when_it_is_not_a_terminal(tmp_path: Path) -> None:
+    result = run("probe", str(tmp_path), "--trials", "2")  # stderr is a pipe here
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "2 of 2 stale" in result.stdout
 
 
 def test_help_for_every_command() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path, PurePath, PurePosixPath
 
 from . import __version__
 from ._clean import clean
-from ._probe import as_dict, format_report, probe
+from ._probe import STEPS, as_dict, format_report, probe
 from ._write import write_module, write_package
 from .errors import (
     ArgumentTypeError,
@@ -68,6 +68,19 @@ def _parser() -> argparse.ArgumentParser:
         default=50,
         metavar="N",
         help="iterations of each check (default: 50)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_const",
+        const=10,
+        dest="trials",
+        help="a quick look: 10 iterations of each check",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show each step on stderr as it runs (default: when stderr is a terminal)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
@@ -175,13 +188,25 @@ def _clean_command(root: str, min_age: float, dry_run: bool) -> int:
     return EXIT_WRITE if report.failed else EXIT_OK
 
 
+def _show_progress(step: int, name: str, seconds: float | None) -> None:
+    """``modwrite probe``'s progress line on stderr: each step as it starts,
+    then its time."""
+    if seconds is None:
+        print(f"probe [{step}/{len(STEPS)}] {name} ...", end="", file=sys.stderr, flush=True)
+    else:
+        print(f" {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "probe":
         if args.trials < 1:
             return _error("--trials must be at least 1", EXIT_USAGE)
         if not os.path.isdir(args.directory):
             return _error(f"{args.directory!r} is not a directory", EXIT_USAGE)
-        report = probe(args.directory, trials=args.trials)
+        show = sys.stderr.isatty() if args.progress is None else args.progress
+        report = probe(
+            args.directory, trials=args.trials, progress=_show_progress if show else None
+        )
         print(json.dumps(as_dict(report), indent=2) if args.json else format_report(report))
         hazards = (
             report.modwrite_import_misses.failures

@@ -16,7 +16,7 @@ import sys
 import textwrap
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ._tempnames import temporary_name
 
@@ -181,9 +181,30 @@ def _run(script: str, directory: str, trials: int) -> Check:
     return Check(trials, int(out[0]), float(out[1]), out[2] == "False")
 
 
-def probe(directory: str, *, trials: int = 50) -> ProbeReport:
+#: The steps of :func:`probe`, in order, as its *progress* callback names them.
+STEPS = (
+    "timestamp tick",
+    "directory mtime follows its entries",
+    "plain write, then import",
+    "plain same-size rewrite in the same second, then import",
+    "write_module(), then import",
+    "write_module(visibility='process'), then import",
+    "write_module() same-size rewrite, then import",
+)
+
+
+def probe(
+    directory: str,
+    *,
+    trials: int = 50,
+    progress: Callable[[int, str, float | None], object] | None = None,
+) -> ProbeReport:
     """Run every check of ``modwrite probe`` in *directory*.
 
+    :param trials: iterations of each of the five import checks.
+    :param progress: called as ``progress(step, name, seconds)`` when each of
+        the :data:`STEPS` starts (``seconds`` is ``None``; *step* counts from
+        1) and when it ends (the seconds it took).
     :raises OSError: *directory* is missing or not writable.
     :raises subprocess.CalledProcessError: a check's interpreter failed.
     """
@@ -216,15 +237,27 @@ def probe(directory: str, *, trials: int = 50) -> ProbeReport:
             ),
         )
     }
+    steps = iter(range(1, len(STEPS) + 1))
+
+    def step(run: Callable[[], Any]) -> Any:
+        number = next(steps)
+        if progress is not None:
+            progress(number, STEPS[number - 1], None)
+        started = time.monotonic()
+        result = run()
+        if progress is not None:
+            progress(number, STEPS[number - 1], time.monotonic() - started)
+        return result
+
     report = ProbeReport(
         directory=directory,
-        tick_ns=measure_tick(directory),
-        dir_mtime_follows_entries=_dir_mtime_follows_entries(directory),
-        plain_import_misses=_run(races["plain"], directory, trials),
-        plain_stale_bytecode=_run(stale["plain"], directory, trials),
-        modwrite_import_misses=_run(races["system"], directory, trials),
-        modwrite_process_import_misses=_run(races["process"], directory, trials),
-        modwrite_stale_bytecode=_run(stale["modwrite"], directory, trials),
+        tick_ns=step(lambda: measure_tick(directory)),
+        dir_mtime_follows_entries=step(lambda: _dir_mtime_follows_entries(directory)),
+        plain_import_misses=step(lambda: _run(races["plain"], directory, trials)),
+        plain_stale_bytecode=step(lambda: _run(stale["plain"], directory, trials)),
+        modwrite_import_misses=step(lambda: _run(races["system"], directory, trials)),
+        modwrite_process_import_misses=step(lambda: _run(races["process"], directory, trials)),
+        modwrite_stale_bytecode=step(lambda: _run(stale["modwrite"], directory, trials)),
     )
     if not report.dir_mtime_follows_entries:
         report.notes.append(
