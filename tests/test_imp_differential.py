@@ -92,8 +92,8 @@ def attributes(module: types.ModuleType, root: Path, suffix: str) -> dict[str, o
     def norm(value: object) -> object:
         if isinstance(value, str):
             return value.replace(str(root), "<root>").replace(suffix, "")
-        if isinstance(value, (list, tuple)):
-            return [norm(v) for v in value]
+        if isinstance(value, (list, tuple)) or type(value).__name__ == "_NamespacePath":
+            return [norm(v) for v in value]  # type: ignore[union-attr]
         return value
 
     spec = module.__spec__
@@ -313,9 +313,16 @@ def test_find_module_of_a_source(source: str, encoding: str) -> None:
 
 
 @SETTINGS
-@given(layout=st.sampled_from(["package", "sourceless package", "pyc", "nothing", "both"]))
+@given(
+    layout=st.sampled_from(
+        ["package", "sourceless package", "pyc", "nothing", "both", "namespace directory"]
+    )
+)
 def test_find_module_of_other_layouts(layout: str) -> None:
     def build(root: Path, name: str) -> None:
+        if layout == "namespace directory":
+            (root / name).mkdir()  # no __init__: imp finds no package there
+            (root / name / "inside.py").write_text("I = 1\n")
         if layout in ("package", "both"):
             (root / name).mkdir()
             (root / name / "__init__.py").write_text("P = 1\n")
@@ -559,6 +566,23 @@ def test_reload_of_a_module_on_sys_path(source: str) -> None:
 
     real, mine = load_both(lambda root, name: (root / f"{name}.py").write_text(source), load)
     assert mine == real
+
+
+def test_reload_of_a_namespace_package() -> None:
+    def load(imp: types.ModuleType, root: Path, name: str) -> types.ModuleType:
+        sys.path.insert(0, str(root))
+        try:
+            module = importlib.import_module(name)
+            (root / "elsewhere" / name).mkdir(parents=True)
+            sys.path.append(str(root / "elsewhere"))
+            reloaded: types.ModuleType = imp.reload(module)
+            return reloaded
+        finally:
+            sys.path[:] = [p for p in sys.path if not p.startswith(str(root))]
+
+    real, mine = load_both(lambda root, name: (root / name).mkdir(), load)
+    assert mine == real
+    assert real[0] == "ok"
 
 
 def test_reload_errors() -> None:
