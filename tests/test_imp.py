@@ -237,9 +237,11 @@ def test_python_m_modwrite_imp_runs_a_module(tmp_path: Path) -> None:
 
 
 def test_python_m_modwrite_imp_without_a_program_is_a_usage_error() -> None:
-    done = _run("", "-m", "modwrite.imp")
-    assert done.returncode == 2
-    assert "usage: python -m modwrite.imp" in done.stderr
+    for args in ([], ["-x"], ["-m"]):
+        done = _run("", "-m", "modwrite.imp", *args)
+        assert done.returncode == 2
+        assert "usage: python -m modwrite.imp" in done.stderr
+        assert "error: give a script, or -m and a module name" in done.stderr
 
 
 # -- a legacy program, unmodified ------------------------------------------------------

@@ -578,8 +578,9 @@ def _main(argv: list[str] | None = None) -> int:
     elif argv and not argv[0].startswith("-"):
         module, script, args = None, argv[0], argv[1:]
     else:
-        parser.parse_args(argv)  # -h, or an error: exits
-        parser.error("give a script or -m module")
+        if argv[:1] in (["-h"], ["--help"]):
+            parser.parse_args(argv[:1])  # prints the help and exits
+        parser.error("give a script, or -m and a module name")
     register()
     if module is not None:
         sys.argv = [module, *args]
