@@ -127,6 +127,22 @@ def attributes(module: types.ModuleType, root: Path, suffix: str) -> dict[str, o
     }
 
 
+def per_implementation(
+    stem: str, build: Callable[[Path, str], object]
+) -> Iterator[tuple[types.ModuleType, Path, str, str]]:
+    """For the real imp, then modwrite.imp: ``(imp, root, suffix, name)``,
+    *root* a directory of its own in which *build* made the files of the
+    module *name* (a fresh name ending in *suffix*)."""
+    with scratch() as base:
+        stem = unique(stem)
+        for imp in BOTH:
+            suffix = SUFFIX[id(imp)]
+            root = base / suffix.strip("_")
+            root.mkdir()
+            build(root, stem + suffix)
+            yield imp, root, suffix, stem + suffix
+
+
 def load_both(
     build: Callable[[Path, str], object],
     load: Callable[[types.ModuleType, Path, str], types.ModuleType],
@@ -136,26 +152,14 @@ def load_both(
     gets the directory and the module name), load with each, and return
     both modules' attributes, or both outcomes when one raised."""
     results = []
-    with scratch() as base:
-        name = unique(stem)
-        for imp in BOTH:
-            suffix = SUFFIX[id(imp)]
-            root = base / suffix.strip("_")
-            root.mkdir()
-            build(root, name + suffix)
-            kind, value = outcome(
-                lambda imp=imp, root=root, suffix=suffix: load(imp, root, name + suffix)
-            )
-            if kind == "ok":
-                results.append(("ok", attributes(value, root, suffix)))
-            else:
-                exc_type, message = value
-                results.append(
-                    (
-                        "raised",
-                        (exc_type, message.replace(str(root), "<root>").replace(suffix, "")),
-                    )
-                )
+    for imp, root, suffix, name in per_implementation(stem, build):
+        kind, value = outcome(lambda: load(imp, root, name))  # noqa: B023  # called at once
+        if kind == "ok":
+            results.append(("ok", attributes(value, root, suffix)))
+        else:
+            exc_type, message = value
+            message = message.replace(str(root), "<root>").replace(suffix, "")
+            results.append(("raised", (exc_type, message)))
     return results[0], results[1]
 
 
@@ -286,19 +290,11 @@ def _norm_found(found: object, root: Path, suffix: str) -> object:
 
 
 def find_both(build: Callable[[Path, str], object], **kwargs: object) -> None:
-    with scratch() as base:
-        name = unique("found")
-        outcomes = []
-        for imp in BOTH:
-            suffix = SUFFIX[id(imp)]
-            root = base / suffix.strip("_")
-            root.mkdir()
-            build(root, name + suffix)
-            kind, value = outcome(
-                lambda imp=imp, root=root, suffix=suffix: _find(imp, root, name + suffix, **kwargs)
-            )
-            outcomes.append((kind, _norm_found(value, root, suffix)))
-        assert outcomes[1] == outcomes[0]
+    outcomes = []
+    for imp, root, suffix, name in per_implementation("found", build):
+        kind, value = outcome(lambda: _find(imp, root, name, **kwargs))  # noqa: B023
+        outcomes.append((kind, _norm_found(value, root, suffix)))
+    assert outcomes[1] == outcomes[0]
 
 
 @SETTINGS
