@@ -43,6 +43,7 @@ import types
 import warnings
 from collections.abc import Iterable
 from importlib._bootstrap import _exec, _load  # type: ignore[attr-defined]  # as Lib/imp.py
+from importlib._bootstrap import _find_spec as _bootstrap_find_spec  # type: ignore[attr-defined]
 from typing import IO, Any
 
 from . import machinery
@@ -293,24 +294,25 @@ def load_package(name: str, path: str) -> types.ModuleType:
                 break
         else:
             raise ValueError(f"{path!r} is not a package")
-    spec = importlib.util.spec_from_file_location(
-        name, path, loader=_loader_for(name, path), submodule_search_locations=[]
-    )
-    assert spec is not None
-    return _run(spec, name)
+    spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=[])
+    if spec is not None:
+        spec.loader = _ours(spec.loader)
+    return _run(spec, name)  # type: ignore[arg-type]  # None: AttributeError, as imp
 
 
-def _loader_for(name: str, path: str) -> Any:
-    """The loader ``spec_from_file_location`` would pick for *path* by its
-    suffix, modwrite's class of it; ``None`` (let it pick) for others."""
-    for loader, suffixes in (
-        (machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
-        (machinery.SourceFileLoader, importlib.machinery.SOURCE_SUFFIXES),
-        (machinery.SourcelessFileLoader, importlib.machinery.BYTECODE_SUFFIXES),
-    ):
-        if path.endswith(tuple(suffixes)):
-            return loader(name, path)
-    return None
+#: The stock loader classes and modwrite's class of each.
+_OUR_LOADERS: dict[type, type] = {
+    importlib.machinery.SourceFileLoader: machinery.SourceFileLoader,
+    importlib.machinery.SourcelessFileLoader: machinery.SourcelessFileLoader,
+    importlib.machinery.ExtensionFileLoader: machinery.ExtensionFileLoader,
+}
+
+
+def _ours(loader: Any) -> Any:
+    """modwrite's loader in place of a stock file *loader* (the same name
+    and path); any other loader as it is."""
+    ours = _OUR_LOADERS.get(type(loader))
+    return loader if ours is None else ours(loader.name, loader.path)
 
 
 def load_dynamic(name: str, path: str, file: IO[Any] | None = None) -> types.ModuleType:
@@ -519,21 +521,16 @@ _NOT_CACHED = object()
 
 
 def _find_spec(
-    name: str, path: list[str] | None, target: types.ModuleType
+    name: str, path: Any, target: types.ModuleType
 ) -> importlib.machinery.ModuleSpec | None:
-    """The first spec a :data:`sys.meta_path` finder gives for *name*, with
-    the stock source loader made modwrite's (importlib's ``_find_spec`` for
-    a module being reloaded)."""
-    for finder in sys.meta_path:
-        find_spec = getattr(finder, "find_spec", None)
-        if find_spec is None:
-            continue
-        spec: importlib.machinery.ModuleSpec | None = find_spec(name, path, target)
-        if spec is not None:
-            if type(spec.loader) is importlib.machinery.SourceFileLoader:
-                spec.loader = machinery.SourceFileLoader(spec.name, spec.loader.path)
-            return spec
-    return None
+    """importlib's ``_find_spec`` for a module being reloaded (under the
+    import lock, :data:`sys.meta_path` in order, its warnings and its legacy
+    ``find_module`` fallback as the running Python has them), with the stock
+    source loader made modwrite's."""
+    spec: importlib.machinery.ModuleSpec | None = _bootstrap_find_spec(name, path, target)
+    if spec is not None and type(spec.loader) is importlib.machinery.SourceFileLoader:
+        spec.loader = _ours(spec.loader)
+    return spec
 
 
 # -- the opt-in for ``import imp`` ----------------------------------------------------
