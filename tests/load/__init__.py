@@ -1,0 +1,1 @@
+"""Load tests: concurrent writers and importers, every read checked."""
