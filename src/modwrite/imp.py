@@ -281,9 +281,15 @@ def load_compiled(name: str, pathname: str, file: IO[Any] | None = None) -> type
 def load_package(name: str, path: str) -> types.ModuleType:
     """Load (or run again) the package *name* from the directory *path*
     (its ``__init__`` source or bytecode) or from the ``__init__`` file
-    *path*, as ``imp.load_package``; ``__path__`` is the directory.
+    *path*, as ``imp.load_package``; ``__path__`` is the directory.  The
+    loader ``spec_from_file_location`` picks by suffix is replaced by
+    modwrite's class of it (:mod:`modwrite.machinery`).
 
+    :param path: ``str`` or path-like, relative to the working directory or
+        absolute.
     :raises ValueError: *path* is a directory without an ``__init__`` file.
+    :raises AttributeError: *path* has no known module suffix (as ``imp``:
+        no spec to load).
     """
     if os.path.isdir(path):
         extensions = importlib.machinery.SOURCE_SUFFIXES + importlib.machinery.BYTECODE_SUFFIXES

@@ -25,6 +25,12 @@ def _log(out: IO[str], **record: Any) -> None:
     out.write(json.dumps(record) + "\n")
 
 
+def _read(
+    out: IO[str], reader: str, name: str, begin: float, version: object, error: str | None
+) -> None:
+    _log(out, kind="read", reader=reader, name=name, begin=begin, version=version, error=error)
+
+
 def writer(root: str, log: str, writer_id: int, writes: int, names: list[str]) -> None:
     import modwrite
 
@@ -71,15 +77,7 @@ def reader(root: str, log: str, mode: str, names: list[str]) -> None:
                 modwrite.reload_changed(modules=list(loaded.values()))
                 for name, module in loaded.items():
                     version, error = check_module(module)
-                    _log(
-                        out,
-                        kind="read",
-                        reader=mode,
-                        name=name,
-                        begin=begin,
-                        version=version,
-                        error=error,
-                    )
+                    _read(out, mode, name, begin, version, error)
                 continue
             name = rng.choice(names)
             begin = time.monotonic()
@@ -87,36 +85,12 @@ def reader(root: str, log: str, mode: str, names: list[str]) -> None:
             try:
                 module = importlib.import_module(name)
             except ModuleNotFoundError:
-                _log(
-                    out,
-                    kind="read",
-                    reader=mode,
-                    name=name,
-                    begin=begin,
-                    version=None,
-                    error="missing",
-                )
+                _read(out, mode, name, begin, None, "missing")
             except Exception as exc:  # every failure is counted
-                _log(
-                    out,
-                    kind="read",
-                    reader=mode,
-                    name=name,
-                    begin=begin,
-                    version=None,
-                    error=repr(exc),
-                )
+                _read(out, mode, name, begin, None, repr(exc))
             else:
                 version, error = check_module(module)
-                _log(
-                    out,
-                    kind="read",
-                    reader=mode,
-                    name=name,
-                    begin=begin,
-                    version=version,
-                    error=error,
-                )
+                _read(out, mode, name, begin, version, error)
 
 
 if __name__ == "__main__":

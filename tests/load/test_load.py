@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -60,8 +61,6 @@ def _final(root: Path, names: set[str]) -> dict[str, tuple[int, int] | None]:
         check=True,
         timeout=120,
     )
-    import json
-
     return {k: tuple(v) if v else None for k, v in json.loads(done.stdout).items()}
 
 
