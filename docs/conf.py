@@ -32,7 +32,8 @@ extensions = [
     "sphinx.ext.doctest",
 ]
 
-exclude_patterns = ["_build"]
+# Pages included into proving.rst, not pages of their own.
+exclude_patterns = ["_build", "proving/*"]
 root_doc = "index"
 pygments_style = "sphinx"
 
