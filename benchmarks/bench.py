@@ -50,6 +50,13 @@ sys.path[:0] = [str(HERE / "src"), str(HERE)]
 from tests.fskit.coarse_ext4 import mount_coarse_ext4, mount_fine_ext4  # noqa: E402
 
 import modwrite  # noqa: E402
+from _report import (  # noqa: E402
+    add_json_option,
+    figure,
+    medians_side_by_side,
+    target,
+    write_json,
+)
 
 _counter = iter(range(10**9))
 
@@ -322,25 +329,6 @@ def median_of(rounds: int, fn: Callable[[], float]) -> float:
     return statistics.median(fn() for _ in range(rounds))
 
 
-def medians_side_by_side(
-    rounds: int, first: Callable[[], float], second: Callable[[], float]
-) -> tuple[float, float]:
-    """The medians of *first* and *second*, timed back to back in each round
-    and in alternating order, so that a load that drifts (a busy disk)
-    weighs on both alike."""
-    times: tuple[list[float], list[float]] = ([], [])
-    for r in range(rounds):
-        order = (0, 1) if r % 2 == 0 else (1, 0)
-        for which in order:
-            times[which].append((first, second)[which]())
-    return statistics.median(times[0]), statistics.median(times[1])
-
-
-def verdict(ratio: float, limit: float, *, at_most: bool = True) -> str:
-    ok = ratio <= limit if at_most else ratio >= limit
-    return f"{'meets' if ok else 'MISSES'} target ({'<=' if at_most else '>='} {limit:g}x)"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
@@ -351,6 +339,7 @@ def main() -> int:
         help="the fine-grained filesystem is an ext4 image kept on /dev/shm: ext4's costs "
         "without a loaded disk's swings",
     )
+    add_json_option(parser)
     args = parser.parse_args()
     if args.ext4_in_ram:
         ram = Path(tempfile.mkdtemp(prefix="modwrite-bench-ext4-", dir="/dev/shm"))
@@ -375,6 +364,7 @@ def run(args: argparse.Namespace, fine_root: Path | None) -> int:
     fine.mkdir(exist_ok=True)
     try:
         status = measure(args, workdir, fine)
+        write_json(args.json, benchmark="bench.py", quick=args.quick)
     finally:
         shutil.rmtree(fine, ignore_errors=True)
     if args.workdir is None:  # made here, and its image is unmounted: remove it
@@ -410,7 +400,20 @@ def measure(args: argparse.Namespace, workdir: Path, fine: Path) -> int:
         print(f"[1] {n} write+import cycles, visibility='process'")
         print(
             f"    1-second fs {coarse_t:.3f} s / fine-grained fs {fine_t:.3f} s = {r1:.2f}x  "
-            f"{verdict(r1, 1.5)}"
+            + target(
+                "1",
+                f"{n} write+import cycles, visibility='process': 1-second fs / fine fs",
+                r1,
+                1.5,
+                detail=f"{coarse_t:.3f} s / {fine_t:.3f} s",
+            )
+        )
+        figure(
+            "1",
+            f"anchor: the sleep workaround on the 1-second fs, {n} cycles",
+            sleep_t * n,
+            "s",
+            detail=f"plain write + importlib.invalidate_caches(): {naive_t:.3f} s (stale-prone)",
         )
         print(
             f"    anchors on the 1-second fs: plain write + importlib.invalidate_caches() "
@@ -427,7 +430,14 @@ def measure(args: argparse.Namespace, workdir: Path, fine: Path) -> int:
         print(f"[2] {n} modules in one batch(), visibility='system', 1-second fs")
         print(
             f"    batch {batch_t:.3f} s / (bare atomic writes {bare_t:.3f} s + one tick "
-            f"{tick:g} s) = {r2:.2f}x  {verdict(r2, 1.5)}"
+            f"{tick:g} s) = {r2:.2f}x  "
+            + target(
+                "2",
+                f"{n} modules in one batch(), 1-second fs: / (bare atomic writes + one tick)",
+                r2,
+                1.5,
+                detail=f"{batch_t:.3f} s / ({bare_t:.3f} s + {tick:g} s)",
+            )
         )
         print(
             f"    one default-visibility write outside a batch: {single:.3f} s "
@@ -449,11 +459,26 @@ def measure(args: argparse.Namespace, workdir: Path, fine: Path) -> int:
     )
     print(
         f"    new module: {ours * 1e6:.1f} us / bare temp write + os.replace "
-        f"{bare * 1e6:.1f} us = {r3:.2f}x  {verdict(r3, 2)}"
+        f"{bare * 1e6:.1f} us = {r3:.2f}x  "
+        + target(
+            "3",
+            "one write_module(visibility='process') of a new module, fine fs, no fsync: "
+            "/ bare temporary write + os.replace",
+            r3,
+            2,
+            detail=f"{ours * 1e6:.1f} us / {bare * 1e6:.1f} us",
+        )
     )
     print(
         f"    rewrite of one module: {ours_r * 1e6:.1f} us / {bare_r * 1e6:.1f} us "
-        f"= {r3r:.2f}x  {verdict(r3r, 2)}"
+        f"= {r3r:.2f}x  "
+        + target(
+            "3",
+            "the same, a rewrite of one module",
+            r3r,
+            2,
+            detail=f"{ours_r * 1e6:.1f} us / {bare_r * 1e6:.1f} us",
+        )
     )
     print()
 
@@ -472,7 +497,17 @@ def measure(args: argparse.Namespace, workdir: Path, fine: Path) -> int:
         )
     t500, g500 = per_dirs[500]
     print(
-        f"    call, 500 dirs: {g500 / t500:.1f}x  {verdict(g500 / t500, 20, at_most=False)}; "
+        f"    call, 500 dirs: {g500 / t500:.1f}x  "
+        + target(
+            "4",
+            "invalidate_caches(path) hot (repeated), 500 sys.path dirs: "
+            "importlib.invalidate_caches() / targeted",
+            g500 / t500,
+            20,
+            at_most=False,
+            detail=f"{g500 * 1e6:.2f} us / {t500 * 1e6:.2f} us",
+        )
+        + "; "
         f"flat: 5000 dirs / 50 dirs = {per_dirs[5000][0] / per_dirs[50][0]:.2f}x"
     )
     print("    cold (after a write and an import, as users call it):")
@@ -489,9 +524,25 @@ def measure(args: argparse.Namespace, workdir: Path, fine: Path) -> int:
     t500, g500, _ = cold[500]
     print(
         f"    cold call, 500 dirs: {g500 / t500:.1f}x  "
-        f"{verdict(g500 / t500, 20, at_most=False)}; "
+        + target(
+            "4",
+            "invalidate_caches(path) cold (after a write and an import), 500 sys.path dirs: "
+            "importlib.invalidate_caches() / targeted",
+            g500 / t500,
+            20,
+            at_most=False,
+            detail=f"{g500 * 1e6:.2f} us / {t500 * 1e6:.2f} us",
+        )
+        + "; "
         f"flat: 5000 dirs / 50 dirs = {cold[5000][0] / cold[50][0]:.2f}x "
         f"(an empty call: {cold[5000][2] / cold[50][2]:.2f}x)"
+    )
+    figure(
+        "4",
+        "flatness: the cold targeted call at 5000 sys.path dirs / at 50",
+        cold[5000][0] / cold[50][0],
+        "x",
+        detail=f"an empty Python call grows {cold[5000][2] / cold[50][2]:.2f}x alike",
     )
     work = {dirs: calls_per_cold_call(fine, dirs) for dirs in (50, 500, 5000)}
     print(
@@ -507,7 +558,15 @@ def measure(args: argparse.Namespace, workdir: Path, fine: Path) -> int:
     t, g = next_import(fine, dirs, modules, rounds=rounds)
     print(
         f"    next import, {dirs} dirs x {modules} modules: targeted {t * 1e3:.3f} ms, "
-        f"global {g * 1e3:.3f} ms = {g / t:.1f}x  {verdict(g / t, 10, at_most=False)}"
+        f"global {g * 1e3:.3f} ms = {g / t:.1f}x  "
+        + target(
+            "4",
+            f"the next import after it, {dirs} dirs x {modules} modules: global / targeted",
+            g / t,
+            10,
+            at_most=False,
+            detail=f"{g * 1e3:.3f} ms / {t * 1e3:.3f} ms",
+        )
     )
     return 0
 

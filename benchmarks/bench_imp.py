@@ -33,9 +33,9 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
+import itertools
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -45,22 +45,24 @@ from types import ModuleType
 
 import modwrite
 import modwrite.imp
+from _report import add_json_option, figure, medians_side_by_side, write_json
+from modwrite import _changes
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import imp as real_imp
 
 
-def medians_side_by_side(
+def each_round(method: Callable[[int], float]) -> Callable[[], float]:
+    """*method* called with the round number (0, 1, ...) at each call."""
+    rounds = itertools.count()
+    return lambda: method(next(rounds))
+
+
+def side_by_side(
     rounds: int, first: Callable[[int], float], second: Callable[[int], float]
 ) -> tuple[float, float]:
-    """The medians of *first* and *second* (each given the round number),
-    timed back to back in each round, in alternating order."""
-    times: tuple[list[float], list[float]] = ([], [])
-    for r in range(rounds):
-        for which in (0, 1) if r % 2 == 0 else (1, 0):
-            times[which].append((first, second)[which](r))
-    return statistics.median(times[0]), statistics.median(times[1])
+    return medians_side_by_side(rounds, each_round(first), each_round(second))
 
 
 class Host:
@@ -139,6 +141,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--workdir", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
     parser.add_argument("--quick", action="store_true", help="10 operations, 3 rounds")
+    add_json_option(parser)
     options = parser.parse_args()
     if options.quick:
         options.plugins, options.rounds = 10, 3
@@ -160,18 +163,23 @@ def main() -> None:
                 f"{label}: modwrite.imp {ours * 1e6:8.1f} us, real imp {real * 1e6:8.1f} us "
                 f"({ours / real:.2f}x)"
             )
+            figure(
+                "imp",
+                f"{label.lstrip('[1234] ')}: modwrite.imp / the real imp",
+                ours / real,
+                "x",
+                detail=f"{ours * 1e6:.1f} us / {real * 1e6:.1f} us",
+            )
 
-        ours, real = medians_side_by_side(
-            options.rounds, hosts[0].new_plugins, hosts[1].new_plugins
-        )
+        ours, real = side_by_side(options.rounds, hosts[0].new_plugins, hosts[1].new_plugins)
         report("[1] generate + load_source, new plugin", ours, real)
 
-        ours, real = medians_side_by_side(options.rounds, hosts[0].regenerate, hosts[1].regenerate)
+        ours, real = side_by_side(options.rounds, hosts[0].regenerate, hosts[1].regenerate)
         report("[2] regenerate (same size) + load_source", ours, real)
         for host in hosts:
             print(f"    {host.tag}: {host.stale} of {host.loads} loads ran the previous version")
             host.stale = host.loads = 0
-        ours, real = medians_side_by_side(
+        ours, real = side_by_side(
             options.rounds, hosts[0].regenerate, hosts[1].regenerate_removing_the_pyc
         )
         report("    against the real imp with the .pyc removed first", ours, real)
@@ -183,27 +191,38 @@ def main() -> None:
             for i in range(options.plugins):
                 name = f"old_{host.tag}_{i}"
                 host.imp.load_source(name, host.generate(name, i))
-        time.sleep(2.5)  # the scenario: files older than two seconds (see the docstring)
+        wait_until_settled(
+            [host.path(f"old_{host.tag}_{i}") for host in hosts for i in range(options.plugins)]
+        )
         for host in hosts:  # the first load after settling rewrites modwrite.imp's .pyc
             for i in range(options.plugins):
                 host.imp.load_source(f"old_{host.tag}_{i}", host.path(f"old_{host.tag}_{i}"))
-        ours, real = medians_side_by_side(options.rounds, hosts[0].settled, hosts[1].settled)
+        ours, real = side_by_side(options.rounds, hosts[0].settled, hosts[1].settled)
         report("[3] load_source, unchanged settled plugin", ours, real)
 
         for host in hosts:
             sys.path.remove(host.directory)
         entries = len(sys.path)
-        ours, real = medians_side_by_side(options.rounds, hosts[0].reload, hosts[1].reload)
+        ours, real = side_by_side(options.rounds, hosts[0].reload, hosts[1].reload)
         report(f"[4] reload, unchanged ({entries} sys.path entries)", ours, real)
-        ours, real = medians_side_by_side(
+        ours, real = side_by_side(
             options.rounds, hosts[0].reload, hosts[1].reload_after_invalidate_caches
         )
         report("    against importlib.invalidate_caches() + the real reload", ours, real)
         with modwrite.install():
-            ours, real = medians_side_by_side(options.rounds, hosts[0].reload, hosts[1].reload)
+            ours, real = side_by_side(options.rounds, hosts[0].reload, hosts[1].reload)
         report("    both with modwrite.install() (modwrite's finders)", ours, real)
+        write_json(options.json, benchmark="bench_imp.py", quick=options.quick)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def wait_until_settled(paths: list[str]) -> None:
+    """The scenario: files older than two seconds (see the docstring).
+    Waits until the newest inode change among *paths* is that old."""
+    newest_ns = max(os.stat(p).st_ctime_ns for p in paths)
+    while time.time_ns() < newest_ns + _changes._SETTLE_NS:
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":

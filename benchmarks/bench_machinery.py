@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE / "src"))
 
 import modwrite  # noqa: E402
+from _report import add_json_option, target, write_json  # noqa: E402
 
 _IMPORT_ALL = """
 import sys, time
@@ -139,6 +140,7 @@ def startup(rounds: int) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    add_json_option(parser)
     args = parser.parse_args()
     rounds = 3 if args.quick else 7
     sys.dont_write_bytecode = True
@@ -153,7 +155,16 @@ def main() -> int:
         print(
             f"[1] one more module in a cache directory of {modules}: installed "
             f"{ours * 1e3:.3f} ms, stdlib re-listing {stock * 1e3:.3f} ms = "
-            f"1/{stock / ours:.0f}  {'meets' if stock / ours >= 20 else 'MISSES'} (<= 1/20)"
+            f"1/{stock / ours:.0f}  "
+            + target(
+                "m",
+                f"one more module in a cache directory of {modules}, installed machinery: "
+                "stdlib re-listing / modwrite",
+                stock / ours,
+                20,
+                at_most=False,
+                detail=f"{stock * 1e3:.3f} ms / {ours * 1e3:.3f} ms",
+            )
         )
         n = 500 if args.quick else 2000
         for kind, (o, s) in throughput(base, n, rounds).items():
@@ -161,13 +172,29 @@ def main() -> int:
             print(
                 f"[2] import {n} modules, {kind}: modwrite {o * 1e3:.1f} ms, stdlib "
                 f"{s * 1e3:.1f} ms = {ratio:.2f}x throughput  "
-                f"{'meets' if ratio >= 0.9 else 'MISSES'} (>= 0.9x)"
+                + target(
+                    "5",
+                    f"import throughput, {n} modules, {kind}: modwrite.machinery / stdlib",
+                    ratio,
+                    0.9,
+                    at_most=False,
+                    detail=f"{o * 1e3:.1f} ms against {s * 1e3:.1f} ms",
+                )
             )
         o, s = startup(20 if args.quick else 60)
         print(
             f"[3] start-up with install(): {o * 1e3:.1f} ms vs {s * 1e3:.1f} ms = "
-            f"+{(o - s) * 1e3:.1f} ms  {'meets' if o - s <= 0.003 else 'MISSES'} (<= +3 ms)"
+            f"+{(o - s) * 1e3:.1f} ms  "
+            + target(
+                "m",
+                "interpreter start-up added by modwrite.install()",
+                (o - s) * 1e3,
+                3,
+                unit="ms",
+                detail=f"{o * 1e3:.1f} ms against {s * 1e3:.1f} ms",
+            )
         )
+        write_json(args.json, benchmark="bench_machinery.py", quick=args.quick)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return 0

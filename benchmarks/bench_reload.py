@@ -35,7 +35,6 @@ import argparse
 import importlib
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -43,19 +42,8 @@ from collections.abc import Callable
 from types import ModuleType
 
 import modwrite
+from _report import add_json_option, figure, medians_side_by_side, write_json
 from modwrite import _changes
-
-
-def medians_side_by_side(
-    rounds: int, first: Callable[[], float], second: Callable[[], float]
-) -> tuple[float, float]:
-    """The medians of *first* and *second*, timed back to back in each
-    round, in alternating order."""
-    times: tuple[list[float], list[float]] = ([], [])
-    for r in range(rounds):
-        for which in (0, 1) if r % 2 == 0 else (1, 0):
-            times[which].append((first, second)[which]())
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def timed(fn: Callable[[], object]) -> Callable[[], float]:
@@ -95,13 +83,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=41)
     parser.add_argument("--quick", action="store_true", help="200 modules, 5 rounds (CI)")
     parser.add_argument("--workdir", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    add_json_option(parser)
     args = parser.parse_args()
     if args.quick:
         args.modules, args.rounds = 200, 5
     sys.dont_write_bytecode = False
     root = tempfile.mkdtemp(prefix="modwrite-bench-reload-", dir=args.workdir)
     try:
-        return run(root, args.modules, args.rounds)
+        status = run(root, args.modules, args.rounds)
+        write_json(args.json, benchmark="bench_reload.py", quick=args.quick)
+        return status
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -121,7 +112,9 @@ def run(root: str, count: int, rounds: int) -> int:
 
     start = time.perf_counter()
     assert modwrite.changed_modules() == []
-    print(f"[1] first changed_modules(): {(time.perf_counter() - start) * 1e3:.1f} ms")
+    first = time.perf_counter() - start
+    print(f"[1] first changed_modules(): {first * 1e3:.1f} ms")
+    figure("reload", f"first changed_modules(), {count} modules imported just now", first, "s")
 
     mtimes: dict[str, float] = {}
     anchor = anchor_check(mtimes)
@@ -130,6 +123,14 @@ def run(root: str, count: int, rounds: int) -> int:
     print(
         f"[2] nothing changed, files fresh (< 2 s): changed_modules() {fresh * 1e3:.2f} ms, "
         f"anchor {anchor_s * 1e3:.2f} ms ({fresh / anchor_s:.2f}x)"
+    )
+    figure(
+        "reload",
+        f"changed_modules(), nothing changed, {count} fresh files (< 2 s old): "
+        "/ IPython autoreload's stat loop",
+        fresh / anchor_s,
+        "x",
+        detail=f"{fresh * 1e3:.2f} ms / {anchor_s * 1e3:.2f} ms",
     )
 
     newest_ctime_ns = max(os.stat(m.__file__ or "").st_ctime_ns for m in modules)
@@ -140,6 +141,14 @@ def run(root: str, count: int, rounds: int) -> int:
     print(
         f"[3] nothing changed, files settled: changed_modules() {steady * 1e3:.2f} ms, "
         f"anchor {anchor_s * 1e3:.2f} ms ({steady / anchor_s:.2f}x)"
+    )
+    figure(
+        "reload",
+        f"changed_modules(), nothing changed, {count} settled files: "
+        "/ IPython autoreload's stat loop",
+        steady / anchor_s,
+        "x",
+        detail=f"{steady * 1e3:.2f} ms / {anchor_s * 1e3:.2f} ms",
     )
 
     target = modules[count // 2]
@@ -172,6 +181,13 @@ def run(root: str, count: int, rounds: int) -> int:
     print(
         f"[4] one module edited: reload_changed() {ours * 1e3:.2f} ms, "
         f"anchor check + importlib.reload {theirs * 1e3:.2f} ms ({ours / theirs:.2f}x)"
+    )
+    figure(
+        "reload",
+        "one module edited: reload_changed() / the stat loop + importlib.reload()",
+        ours / theirs,
+        "x",
+        detail=f"{ours * 1e3:.2f} ms / {theirs * 1e3:.2f} ms",
     )
     return 0
 

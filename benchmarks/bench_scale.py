@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import platform
 import shutil
@@ -40,6 +39,8 @@ from collections.abc import Callable
 from typing import Any
 
 import modwrite
+from _report import add_json_option, write_json
+from _report import series as record_series
 from modwrite import _changes
 
 Series = dict[str, list[tuple[int, float]]]
@@ -214,7 +215,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the two smaller sizes of each")
     parser.add_argument("--workdir", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
     parser.add_argument("--plot", metavar="PNG", help="draw the figures into this PNG file")
-    parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    add_json_option(parser)
     options = parser.parse_args()
     sys.dont_write_bytecode = False
     sizes = [
@@ -240,17 +241,16 @@ def main() -> None:
         ):
             series = run(work, size)
             results.append(series)
+            record_series(
+                "scale", title, {k: [(float(n), t) for n, t in v] for k, v in series.items()}
+            )
             print(title)
             for label, points in series.items():
                 figures = ", ".join(f"{n:>6}: {t * 1e3:9.3f} ms" for n, t in points)
                 print(f"  {label:<42} {figures}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if options.json:
-        payload: dict[str, Any] = {"machine": machine, "panels": [p[0] for p in PANELS]}
-        payload["results"] = results
-        with open(options.json, "w") as f:
-            json.dump(payload, f, indent=1)
+    write_json(options.json, benchmark="bench_scale.py", quick=options.quick)
     if options.plot:
         plot(results, options.plot, machine)
         print(f"plot: {options.plot}")
