@@ -55,6 +55,7 @@ HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE / "src"))
 
 import modwrite  # noqa: E402
+from _report import add_json_option, figure, series, target, write_json  # noqa: E402
 
 # -- generated modules ----------------------------------------------------------
 
@@ -135,10 +136,6 @@ def pyc_of(directory: Path, name: str) -> str:
     return path
 
 
-def verdict(ratio: float, limit: float) -> str:
-    return f"{'meets' if ratio <= limit else 'MISSES'} target (<= {limit:g}x)"
-
-
 def filesystem_of(path: Path) -> str:
     """The type of the filesystem *path* is on, from /proc/mounts ("?"
     elsewhere)."""
@@ -187,11 +184,13 @@ class Tally:
         return f"pyc {self.pycs}/{len(self.times)}, stale {self.stale}"
 
 
-def new_module_rounds(directory: Path, lines: int, rounds: int) -> dict[str, Tally]:
+def new_module_rounds(
+    directory: Path, lines: int, rounds: int, contenders: tuple[str, ...] = ("naive", "modwrite")
+) -> dict[str, Tally]:
     """Write and import a new module per round and contender."""
-    tallies = {"naive": Tally(), "modwrite": Tally()}
+    tallies = {how: Tally() for how in contenders}
     for r in range(-1, rounds):  # round -1 warms up, untimed
-        order = ("naive", "modwrite") if r % 2 == 0 else ("modwrite", "naive")
+        order = contenders if r % 2 == 0 else contenders[::-1]
         for how in order:
             revision = next(_counter)
             name = f"gen_{how}_{lines}_{revision}"
@@ -207,11 +206,15 @@ def write_and_import_timed(
     how: str, directory: Path, name: str, source: str, previous: ModuleType | None
 ) -> tuple[float, ModuleType]:
     """One timed write + import (a reload of *previous* when given) by *how*:
-    the naive anchor or modwrite.  Returns (seconds, module)."""
-    if how == "naive":
+    the naive anchor, the naive anchor validating the source with compile()
+    first ("validated": a second compile, as modwrite 0.1 did), or modwrite.
+    Returns (seconds, module)."""
+    if how in ("naive", "validated"):
         path = str(directory / f"{name}.py")
         data = source.encode()
         t0 = time.perf_counter()
+        if how == "validated":
+            compile(data, path, "exec", dont_inherit=True)
         bare_atomic_write(path, data)
         importlib.invalidate_caches()
         module = importlib.reload(previous) if previous else importlib.import_module(name)
@@ -411,7 +414,9 @@ def profile_write_and_import(base: Path, lines: int) -> None:
 # -- report ---------------------------------------------------------------------
 
 
-def print_ratio(lines: int, tallies: dict[str, Tally], limit: float | None) -> None:
+def print_ratio(
+    lines: int, tallies: dict[str, Tally], limit: float | None, *, rewrite: bool = False
+) -> None:
     """One line of [A]: modwrite against the naive anchor, with the verdict
     when there is a target (*limit*)."""
     n, m = tallies["naive"], tallies["modwrite"]
@@ -419,7 +424,28 @@ def print_ratio(lines: int, tallies: dict[str, Tally], limit: float | None) -> N
     # Each round times the two back to back: the median of the rounds' own
     # ratios is not moved by load that drifts between rounds.
     paired = statistics.median(a / b for a, b in zip(m.times, n.times))
-    judged = f"{verdict(ratio, limit)}  " if limit is not None else ""
+    judged = ""
+    if limit is not None:
+        what = f"write_and_import() of a new {lines}-line module / temp write + os.replace + "
+        judged = (
+            target(
+                "6",
+                what + "importlib.invalidate_caches() + import, bytecode writing on",
+                ratio,
+                limit,
+                detail=f"{m.median * 1e3:.3f} ms / {n.median * 1e3:.3f} ms",
+            )
+            + "  "
+        )
+    else:
+        figure(
+            "6",
+            f"{'rewrite + reload' if rewrite else 'write + import'} of a {lines}-line module: "
+            "modwrite / naive",
+            ratio,
+            "x",
+            detail=f"{m.median * 1e3:.3f} ms / {n.median * 1e3:.3f} ms",
+        )
     print(
         f"    {lines:4d} lines: modwrite {m.median * 1e3:7.3f} ms, naive "
         f"{n.median * 1e3:7.3f} ms = {ratio:.3f}x (per round: {paired:.3f}x)  {judged}"
@@ -440,6 +466,10 @@ def main() -> int:
         help="measure on an ext4 image (nanosecond timestamps) kept on /dev/shm: ext4's "
         "costs without a loaded disk's swings (needs root)",
     )
+    parser.add_argument(
+        "--plot", metavar="PNG", help="draw write+import time against module size (matplotlib)"
+    )
+    add_json_option(parser)
     args = parser.parse_args()
     if args.ext4_in_ram:
         sys.path.append(str(HERE))  # the test kit's mounts
@@ -492,7 +522,7 @@ def run(args: argparse.Namespace, workdir: str | None) -> int:
                 "write_and_import / (temp write + os.replace + invalidate_caches() + reload)"
             )
             for lines in (8, 200, 2000):
-                print_ratio(lines, rewrite_rounds(directory, lines, rounds_a), None)
+                print_ratio(lines, rewrite_rounds(directory, lines, rounds_a), None, rewrite=True)
         finally:
             sys.path.remove(str(directory))
         print()
@@ -529,6 +559,15 @@ def run(args: argparse.Namespace, workdir: str | None) -> int:
                 f"{'yes' if mw_compiled else 'no'}  "
                 f"{'MISSES' if mw_compiled else 'meets'} target (no)"
             )
+            figure(
+                "10",
+                f"compiles on the first import in a fresh process of a {lines}-line module "
+                "write_module() wrote (target: 0)",
+                sum(compiled(x) for x in res["modwrite"]),
+                "count",
+                detail=f"of {len(res['modwrite'])} processes; {med['modwrite'] * 1e3:.2f} ms "
+                f"against {med['stock'] * 1e3:.2f} ms for a stock import that compiles",
+            )
         print()
 
         writes = 500 if args.quick else 2000
@@ -542,10 +581,19 @@ def run(args: argparse.Namespace, workdir: str | None) -> int:
             medians = small_write_medians(base, writes, rounds_c)
             ours, bare, floor = medians["modwrite"], medians["bare"], medians["floor"]
             ratio = ours / bare
-            target = f"  {verdict(ratio, 1.5)}" if off else "  (informational)"
+            judged = "  (informational)"
+            if off:
+                judged = "  " + target(
+                    "3",
+                    "one small write_module(visibility='process'), bytecode writing off: "
+                    "/ bare temp write + os.replace (issue 7's 1.5x)",
+                    ratio,
+                    1.5,
+                    detail=f"{ours * 1e6:.1f} us / {bare * 1e6:.1f} us",
+                )
             print(
                 f"    {label}: modwrite {ours * 1e6:6.1f} us, bare {bare * 1e6:6.1f} us "
-                f"= {ratio:.2f}x (+{(ours - bare) * 1e6:.1f} us){target}"
+                f"= {ratio:.2f}x (+{(ours - bare) * 1e6:.1f} us){judged}"
             )
         print(
             f"    its floor, the same compile and system calls with no code around them "
@@ -553,13 +601,78 @@ def run(args: argparse.Namespace, workdir: str | None) -> int:
         )
         sys.dont_write_bytecode = False
 
+        print()
+        size_sweep(base, args)
+
         if args.profile:
             print()
             print("[profile] one 200-line write_and_import(visibility='process'), bytecode on")
             profile_write_and_import(base, 200)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+    write_json(args.json, benchmark="bench_import.py", quick=args.quick)
     return 0
+
+
+def size_sweep(base: Path, args: argparse.Namespace) -> None:
+    """[D]: write+import time of a new module against its size, for modwrite,
+    the naive anchor, and the naive anchor that validates with compile()
+    first; recorded as a series, drawn with --plot."""
+    sizes = (10, 100, 1000, 10000) if args.quick else (10, 30, 100, 300, 1000, 3000, 10000)
+    rounds = 5 if args.quick else 21
+    contenders = ("modwrite", "naive", "validated")
+    print(
+        f"[D] write+import of a new module against its size (lines), median of {rounds}, "
+        "bytecode writing on"
+    )
+    directory = fresh_dir(base, "d")
+    sys.path.insert(0, str(directory))
+    points: dict[str, list[tuple[float, float]]] = {how: [] for how in contenders}
+    try:
+        for lines in sizes:
+            tallies = new_module_rounds(directory, lines, rounds, contenders)
+            for how in contenders:
+                points[how].append((lines, tallies[how].median))
+            print(
+                f"    {lines:5d} lines: "
+                + ", ".join(f"{how} {tallies[how].median * 1e3:8.3f} ms" for how in contenders)
+                + f"  [{', '.join(f'{how} {tallies[how].proof()}' for how in contenders)}]"
+            )
+    finally:
+        sys.path.remove(str(directory))
+    labels = {
+        "modwrite": "modwrite.write_and_import()",
+        "naive": "temp write + os.replace + invalidate_caches() + import",
+        "validated": "the same, validated with compile() first",
+    }
+    series(
+        "6",
+        "write+import time (s) of a new module against its size (lines)",
+        {labels[how]: points[how] for how in contenders},
+    )
+    if args.plot:
+        draw_sizes(args.plot, {labels[how]: points[how] for how in contenders})
+        print(f"    drawn into {args.plot}")
+
+
+def draw_sizes(path: str, points: dict[str, list[tuple[float, float]]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for label, pts in points.items():
+        ax.plot([x for x, _ in pts], [y * 1e3 for _, y in pts], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("module size (lines of generated code)")
+    ax.set_ylabel("write + import (ms, median)")
+    ax.set_title("Write and import a new module, bytecode writing on")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":
