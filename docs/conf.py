@@ -32,8 +32,8 @@ extensions = [
     "sphinx.ext.doctest",
 ]
 
-# Pages included into proving.rst, not pages of their own.
-exclude_patterns = ["_build", "proving/*"]
+# Parts included into proving.rst and benchmarks.rst, not pages of their own.
+exclude_patterns = ["_build", "proving/*", "results/*"]
 root_doc = "index"
 pygments_style = "sphinx"
 
