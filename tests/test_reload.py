@@ -20,7 +20,7 @@ import pytest
 
 import modwrite
 import modwrite.machinery
-from modwrite import _changes
+from modwrite import _changes, _what_ran
 
 REWRITES = int(os.environ.get("MODWRITE_TEST_REWRITES", "200"))
 
@@ -242,7 +242,7 @@ def test_leftover_pyc_of_a_source_older_than_the_process(
     del sys.modules[unique_name]
     module = importlib.import_module(unique_name)
     later = path.stat().st_ctime_ns + _changes._SETTLE_NS + 1
-    monkeypatch.setattr(_changes, "_start_ns", later)  # the process started after the edit
+    monkeypatch.setattr(_what_ran, "_start_ns", later)  # the process started after the edit
     assert modwrite.changed_modules([module]) == []
 
 
