@@ -12,7 +12,9 @@ import importlib
 import importlib.util
 import os
 import pickle
+import subprocess
 import sys
+import types
 import warnings
 from pathlib import Path
 
@@ -21,6 +23,8 @@ import pytest
 import modwrite
 import modwrite.machinery
 from modwrite import _changes, _what_ran
+
+from .conftest import child_env
 
 REWRITES = int(os.environ.get("MODWRITE_TEST_REWRITES", "200"))
 
@@ -233,7 +237,8 @@ def test_leftover_pyc_of_a_source_older_than_the_process(
     pyc = Path(importlib.util.cache_from_source(str(path)))
     _assert_pyc(path)
     stale = pyc.read_bytes()
-    path.write_text("V = 'another size'\n")
+    # No functions and no literal constant: only the cache can be asked.
+    path.write_text("V = str('another size')\n")
     sys.dont_write_bytecode = True
     module = importlib.reload(module)  # compiles, writes no pyc
     pyc.write_bytes(stale)
@@ -257,6 +262,104 @@ def test_checked_hash_pyc_the_import_did_not_use(root: Path, unique_name: str) -
     module = importlib.import_module(unique_name)  # compiles the source: the hash differs
     assert module.f() == 2
     assert modwrite.changed_modules([module]) == []
+
+
+def _write_in_another_process(root: Path, name: str, source: str) -> None:
+    """write_module() run by another process: it writes the source and its
+    bytecode cache, and this process's records know nothing of it."""
+    script = "import sys, modwrite; modwrite.write_module(*sys.argv[1:3], root=sys.argv[3])"
+    subprocess.run(
+        [sys.executable, "-c", script, name, source, str(root)], env=child_env(), check=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("V = 1\n", "V = 2\n"),
+        ("NAME = 'one'\nLIMITS = (1, 2.5, None)\n", "NAME = 'one'\nLIMITS = (1, 2.5, True)\n"),
+        ("import os\nSEP = os.sep\nX = b'a'\n", "import os\nSEP = os.sep\nX = b'b'\n"),
+        ("def f():\n    return 1\n", "def f():\n    return 2\n"),
+    ],
+)
+def test_module_whose_file_and_cache_another_process_replaced(
+    root: Path, unique_name: str, bytecode_on: None, first: str, second: str
+) -> None:
+    """The load tests' finding: a module imported by the stock machinery
+    whose file *and* bytecode cache another process's write_module()
+    replaced before this process's first check.  The cache (written after
+    this process started, so perhaps after the import) does not say what
+    ran; the module's functions do, or, without any, its constants."""
+    path = root / f"{unique_name}.py"
+    path.write_text(first)
+    module = importlib.import_module(unique_name)
+    _assert_pyc(path)
+    _write_in_another_process(root, unique_name, second)
+    assert path.read_text() == second
+    assert modwrite.changed_modules([module]) == [module]
+    assert modwrite.reload_changed(modules=[module]) == [module]
+    assert modwrite.changed_modules([module]) == []
+
+
+def test_module_without_functions_unchanged_beside_a_newer_cache(
+    root: Path, unique_name: str, bytecode_on: None
+) -> None:
+    """The control: the same module, its file and cache rewritten by another
+    process with the same source, is no change (so the check above is the
+    constants', not "any cache newer than the process")."""
+    source = "V = 1\nNAMES = ('a', 'b')\n"
+    path = root / f"{unique_name}.py"
+    path.write_text(source)
+    module = importlib.import_module(unique_name)
+    _assert_pyc(path)
+    _write_in_another_process(root, unique_name, source + "\n")  # padding is no change
+    assert modwrite.changed_modules([module]) == []
+
+
+def test_constants_mutated_at_run_time_are_not_a_change(
+    root: Path, unique_name: str, bytecode_on: None
+) -> None:
+    """Only immutable literals bound once are compared: a registry filled at
+    run time and a list appended to do not make a module look changed."""
+    source = "REGISTRY = {}\nITEMS = []\nCOUNT = 0\nCOUNT = 1\n"
+    path = root / f"{unique_name}.py"
+    path.write_text(source)
+    module = importlib.import_module(unique_name)
+    _assert_pyc(path)
+    module.REGISTRY["x"] = 1
+    module.ITEMS.append(1)
+    module.COUNT = 5  # bound twice in the source: not a literal the module keeps
+    _write_in_another_process(root, unique_name, source)
+    assert modwrite.changed_modules([module]) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "values", "differ"),
+    [
+        ("V = 1\n", {"V": 1}, False),
+        ("V = 1\n", {"V": 2}, True),
+        ("V = 1\n", {"V": True}, True),  # equal, but not the same type
+        ("V = 1\n", {}, True),  # the source binds a name the module lacks
+        ("V: int = -1\n", {"V": -1}, False),
+        ("T = (1, 'a', (None, 2.5))\n", {"T": (1, "a", (None, 2.5))}, False),
+        ("T = (1, 'a', (None, 2.5))\n", {"T": (1, "a", (None, 2.0))}, True),
+        ("N = float('nan')\n", {"N": 0.0}, None),  # a call is not a literal
+        ("V = 1e999 - 1e999\n", {"V": 0.0}, None),  # nor arithmetic
+        ("V = 1\nV = 2\n", {"V": 3}, None),  # bound twice
+        ("V = 1\ndef f():\n    global V\n    V = 4\n", {"V": 4}, None),
+        ("V = 1\nimport os as V\n", {"V": 1}, None),
+        ("V = 1\nfor V in (): pass\n", {"V": 1}, None),
+        ("L = [1]\nD = {}\nS = {1}\n", {"L": [1, 2], "D": {"k": 1}, "S": set()}, None),
+        ("A, B = 1, 2\n", {"A": 5, "B": 6}, None),  # only single-name assignments
+        ("import os\nX = os.sep\n", {"X": "?"}, None),
+        ("V = (\n", {"V": 1}, None),  # no longer parses: nothing to compare
+    ],
+)
+def test_live_constants(source: str, values: dict[str, object], differ: bool | None) -> None:
+    """What the module's literal values say, case by case."""
+    module = types.ModuleType("m")
+    vars(module).update(values)
+    assert _what_ran._live_constants_differ(module, source.encode()) is differ
 
 
 def test_gone_file_is_not_a_change(root: Path, unique_name: str) -> None:

@@ -29,27 +29,33 @@ the loader when modwrite ran the module (:func:`~modwrite.reload`,
 :func:`~modwrite.write_and_import`, :mod:`modwrite.machinery`'s
 ``SourceFileLoader`` compiling a source).  For a module the stock import
 system loaded, the first check learns what ran from the bytecode cache the
-import used or wrote (:func:`first_sight`).  A source unchanged since before
+import used or wrote and from the module itself (:func:`first_sight`, with
+the evidence in :mod:`modwrite._what_ran`).  A source unchanged since before
 the process (and its parent) started is what ran (its ctime tells, read
-against the start time in ``/proc``).  Else: a hash-based pyc (PEP 552) names
-the source hash; a timestamp pyc whose stamp matches the source and that was
-written a settled while after it was compiled from these bytes; otherwise
-the current source is compiled and its code compared with the code of the
-module's own functions and methods (what ran), or with the pyc's.  A
-write by modwrite that is about to replace a loaded module's file and cache
-looks first (:func:`learn_what_ran`).
+against the start time in ``/proc``).  Else a pyc written before the process
+started says it: a hash-based pyc (PEP 552) names the source hash; a
+timestamp pyc whose stamp matches the source and that was written a settled
+while after it was compiled from these bytes.  A pyc written since may have
+been written after the import (another process's ``write_module()`` replaces
+a file and its cache together), so the module is asked first: the current
+source is compiled and its code compared with the code of the module's own
+functions and methods (what ran), else the immutable literals the source
+binds once (``V = 2``) are compared with the module's values; only when
+neither tells does that pyc decide.  A write by modwrite that is about to
+replace a loaded module's file and cache looks first
+(:func:`learn_what_ran`).
 
-What cannot be known, and is taken from the file at the first check: what
-ran for a module without functions or classes whose import left no bytecode
-cache to read
-(:data:`sys.dont_write_bytecode`, an unwritable ``__pycache__``) or that an
-import hook loaded (its cache is its own), when its source changed between
-the import and that first check; and a cache another process rewrote in that
-interval.  :func:`modwrite.install` closes the first case (its loader records
-the bytes it compiles), as does a call to :func:`changed_modules` after
-start-up.  The converse error is harmless: a bytecode cache left over from
-an older version, with bytecode writing off, reports the module changed
-once, and the reload runs the same source.
+What cannot be known, and is taken from the file (or its cache) at the first
+check: what ran for a module with neither functions nor literal constants
+(``X = compute()``) whose source changed between the import and that first
+check, when its import left no bytecode cache to read
+(:data:`sys.dont_write_bytecode`, an unwritable ``__pycache__``), another
+process rewrote the cache too, or an import hook loaded it (its cache is its
+own).  :func:`modwrite.install` closes it (its loader records the bytes it
+compiles), as does a call to :func:`changed_modules` after start-up.  The
+converse error is harmless: a bytecode cache left over from an older
+version, with bytecode writing off, reports the module changed once, and the
+reload runs the same source.
 """
 
 from __future__ import annotations
@@ -353,15 +359,13 @@ def first_sight(
 
     What ran is taken, in this order, from: the record modwrite's
     ``SourceFileLoader`` left on the module's loader; a source unchanged
-    since before the process started (*data*); a hash-based pyc (its source
-    hash); a timestamp pyc stamped with this file's mtime and size and
-    written :data:`~modwrite.machinery.SETTLED_S` seconds after it (*data*).
-    Else *data* is compiled and its code compared with the module's own
-    functions and methods (the code that ran), or, for a module without
-    any, with the pyc's code: equal is *data*, different is "other bytes"
-    (a digest nothing matches).  A module an import hook loaded (its loader
-    is not a plain ``SourceFileLoader``: its code and cache are the hook's)
-    is taken to have run *data*.
+    since before the process started (*data*); then
+    :func:`modwrite._what_ran.other_bytes_ran`: a pyc written before the
+    process started, the module's own functions and methods, the literal
+    constants it binds, a pyc written since.  Other bytes get a digest
+    nothing matches.  A module an import hook loaded (its loader is not a
+    plain ``SourceFileLoader``: its code and cache are the hook's) is taken
+    to have run *data*.
     """
     spec = module.__spec__
     loader = getattr(spec, "loader", None)

@@ -8,6 +8,7 @@ loaded module for which no loader recorded the bytes it ran.
 
 from __future__ import annotations
 
+import ast
 import marshal
 import os
 from importlib.util import MAGIC_NUMBER, cache_from_source, source_hash
@@ -65,43 +66,77 @@ def _read_start_ns() -> int | None:
 
 
 def other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) -> bool:
-    """Do the bytecode cache or the module's own code objects say that other
-    bytes than *data* ran?  ``False`` when they say *data* ran, or nothing
-    tells."""
+    """Do the bytecode cache or the module's own objects say that other bytes
+    than *data* (the source file at *path* now, its :data:`StatKey` *key*)
+    ran?  ``False`` when they say *data* ran, or nothing tells.
+
+    A cache written before this process started was there at the import, so
+    what it says of the import holds.  One written since may have been
+    written *after* the import, by another process that replaced the file
+    and its cache together (another process's ``write_module()``): the
+    module's own objects are asked first -- its functions' code, else the
+    values of the immutable literals it binds once (``V = 2``) -- and the
+    cache only when they cannot tell.
+    """
     cached = _read_pyc(module, path)
-    if cached is not None:
-        pyc, pyc_mtime_s = cached
-        flags = int.from_bytes(pyc[4:8], "little")
-        if flags & 0b1:  # hash-based (PEP 552): it names its source
-            if pyc[8:16] == source_hash(data):
-                return False  # it ran, or these bytes were compiled
-            if not flags & 0b10:
-                return True  # unchecked: the import ran it, whatever the source
-            # Checked: it ran if the source still matched it at the import,
-            # else the import compiled the source; the code tells which.
-        elif (
-            int.from_bytes(pyc[8:12], "little") == (key[0] // NS_PER_S) & 0xFFFFFFFF
-            and int.from_bytes(pyc[12:16], "little") == key[1] & 0xFFFFFFFF
-            and pyc_mtime_s >= key[3] // NS_PER_S + SETTLED_S
-        ):
-            # A timestamp pyc stamped with this file's mtime and size, written
-            # a settled while after the file last changed (its ctime, which no
-            # tool can set back as utime() sets an mtime): from these bytes.
-            return False
+    if cached is not None and not _maybe_written_after_import(cached[1]):
+        said = _cache_says_other_bytes(cached[0], data, key, cached[1])
+        if said is not None:
+            return said
     try:
         now = compile(data, path, "exec", dont_inherit=True)
     except Exception:  # it imported, so what ran compiled: not these bytes
         return True
     differs = _live_code_differs(module, path, now)
+    if differs is None:
+        differs = _live_constants_differ(module, data)
     if differs is not None:
         return differs
     if cached is None:
         return False  # nothing tells: the file's bytes are taken for what ran
+    said = _cache_says_other_bytes(cached[0], data, key, cached[1])
+    if said is not None:
+        return said
     try:
         ran = marshal.loads(cached[0][16:])
     except Exception:  # a corrupt cache did not run
         return False
     return not (isinstance(ran, CodeType) and ran == now)
+
+
+def _maybe_written_after_import(pyc_mtime_s: int) -> bool:
+    """Could a pyc last written at *pyc_mtime_s* (whole seconds) have been
+    written after the module's import?  Only one written before the process
+    started cannot (or when the start cannot be read, none can be ruled out)."""
+    started_ns = _process_start_ns()
+    return started_ns is None or (pyc_mtime_s + 1) * NS_PER_S >= started_ns - SETTLE_NS
+
+
+def _cache_says_other_bytes(
+    pyc: bytes, data: bytes, key: StatKey, pyc_mtime_s: int
+) -> bool | None:
+    """What the pyc *pyc* (last written at *pyc_mtime_s*) says of the import
+    that used or wrote it: ``False``, it ran *data* (or these bytes were
+    compiled); ``True``, it ran other bytes; ``None``, it does not tell."""
+    flags = int.from_bytes(pyc[4:8], "little")
+    if flags & 0b1:  # hash-based (PEP 552): it names its source
+        if pyc[8:16] == source_hash(data):
+            return False  # it ran, or these bytes were compiled
+        if not flags & 0b10:
+            return True  # unchecked: the import ran it, whatever the source
+        # Checked: it ran if the source still matched it at the import, else
+        # the import compiled the source; the code tells which.
+        return None
+    if (
+        int.from_bytes(pyc[8:12], "little") == (key[0] // NS_PER_S) & 0xFFFFFFFF
+        and int.from_bytes(pyc[12:16], "little") == key[1] & 0xFFFFFFFF
+        and pyc_mtime_s >= key[3] // NS_PER_S + SETTLED_S
+    ):
+        # A timestamp pyc stamped with this file's mtime and size, written a
+        # settled while after the file last changed (its ctime, which no tool
+        # can set back as utime() sets an mtime): from these bytes.
+        return False
+    return None
 
 
 def _read_pyc(module: ModuleType, path: str) -> tuple[bytes, int] | None:
@@ -148,3 +183,79 @@ def _live_code_differs(module: ModuleType, path: str, now: CodeType) -> bool | N
     if not live:
         return None
     return any(compiled.get((code.co_name, code.co_firstlineno)) != code for code in live)
+
+
+#: The types of the literals whose values a module keeps as it bound them
+#: (nothing can mutate them in place).
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), type(...), tuple, frozenset)
+
+
+def _live_constants_differ(module: ModuleType, data: bytes) -> bool | None:
+    """Do the module's values differ from the immutable literals *data*
+    binds at its top level (``V = 2``, ``NAMES = ('a', 'b')``)?  Only names
+    the source binds once, in one assignment of a literal, are compared (a
+    name rebound, deleted, imported or assigned in a function is not).
+    ``None`` when there is none to compare.  A value the program rebound
+    at run time (``module.V = 3``) looks like a change: at worst the module
+    is reloaded once."""
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError):
+        return None
+    bindings: dict[str, int] = {}
+    for node in ast.walk(tree):
+        for name in _names_bound(node):
+            bindings[name] = bindings.get(name, 0) + 1
+    namespace = vars(module)
+    compared = False
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target, value_node = statement.targets[0], statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            target, value_node = statement.target, statement.value
+        else:
+            continue
+        if not isinstance(target, ast.Name) or bindings.get(target.id) != 1:
+            continue
+        try:
+            value = ast.literal_eval(value_node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue
+        if not _immutable(value):
+            continue
+        if target.id not in namespace or not _same(namespace[target.id], value):
+            return True
+        compared = True
+    return False if compared else None
+
+
+def _names_bound(node: ast.AST) -> list[str]:
+    """The names *node* binds or deletes, wherever it is."""
+    if isinstance(node, ast.Name):
+        return [node.id] if isinstance(node.ctx, (ast.Store, ast.Del)) else []
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, ast.alias):
+        return [node.asname or node.name.split(".")[0]]
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return list(node.names)
+    name = getattr(node, "name", None)  # except ... as name; match patterns
+    return [name] if isinstance(name, str) else []
+
+
+def _immutable(value: object) -> bool:
+    if isinstance(value, (tuple, frozenset)):
+        return all(_immutable(item) for item in value)
+    return type(value) in _IMMUTABLE
+
+
+def _same(live: object, literal: object) -> bool:
+    """Is *live* the value *literal* (a literal of :data:`_IMMUTABLE`)? Of
+    the same type, equal, and NaN equal to NaN."""
+    if type(live) is not type(literal):
+        return False
+    if isinstance(live, tuple) and isinstance(literal, tuple):
+        return len(live) == len(literal) and all(map(_same, live, literal))
+    if isinstance(literal, float) and literal != literal:
+        return live != live
+    return live == literal

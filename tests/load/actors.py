@@ -69,10 +69,10 @@ def reader(root: str, log: str, mode: str, names: list[str]) -> None:
                             module = importlib.import_module(name)
                         except ModuleNotFoundError:
                             continue
-                        # What a stock import ran cannot always be known at
-                        # the first check (another writer may have replaced
-                        # the file and its .pyc since): a reload records it.
-                        loaded[name] = modwrite.reload(module)
+                        # The first check learns what this stock import ran,
+                        # also when another writer has replaced the file and
+                        # its .pyc since (tests/test_reload.py has the case).
+                        loaded[name] = module
                 begin = time.monotonic()
                 modwrite.reload_changed(modules=list(loaded.values()))
                 for name, module in loaded.items():
