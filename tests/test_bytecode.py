@@ -261,8 +261,11 @@ def test_an_old_version_dated_2_to_the_32_seconds_ahead(
     root: Path, unique_name: str, writer: str
 ) -> None:
     """End to end: the old version's pyc header equals the new version's
-    natural stamp; modwrite runs the new code, a plain write the old."""
-    path = modwrite.write_module(unique_name, _version(1), root=root)
+    natural stamp; modwrite runs the new code, a plain write the old.  The
+    old version's pyc is the timestamp pyc the first import writes (no pyc
+    at write time, whatever this process's bytecode setting)."""
+    path = modwrite.write_module(unique_name, _version(1), root=root, bytecode=False)
+    assert not Path(importlib.util.cache_from_source(str(path))).exists()
     now = int(time.time())
     os.utime(path, (now + 2**32, now + 2**32))
     assert _fresh_import(root, unique_name) == 1  # writes the pyc
