@@ -576,11 +576,31 @@ def test_a_write_updates_a_current_stock_listing_without_reading_the_directory(
     """[issue 7.2] the stock FileFinder's listing, current before the
     landing, gets the new name in O(1): the import that follows finds the
     module without listing the directory again."""
+    # With bytecode writing on, the stock import below makes __pycache__
+    # after its listing, which is then no longer current: made beforehand.
+    (root / "__pycache__").mkdir()
     (root / "first_mw_mod.py").write_text("")
     importlib.import_module("first_mw_mod")  # the finder lists the directory
     finder = sys.path_importer_cache[str(root)]
     assert type(finder) is importlib.machinery.FileFinder
     modwrite.write_module(unique_name, "X = 1\n", root=root, visibility="process")
+    listings = _listings_during(lambda: importlib.import_module(unique_name))
+    assert (listings, sys.modules[unique_name].X) == (0, 1)
+
+
+def test_the_first_pyc_of_a_directory_keeps_the_stock_listing_current(
+    root: Path, unique_name: str, bytecode_on: None
+) -> None:
+    """The first write into a directory with bytecode writing on also makes
+    its ``__pycache__``, a second change of the directory: the stock
+    finder's listing is kept current through it too."""
+    finder = importlib.machinery.FileFinder(
+        str(root), (importlib.machinery.SourceFileLoader, importlib.machinery.SOURCE_SUFFIXES)
+    )
+    sys.path_importer_cache[str(root)] = finder
+    assert finder.find_spec("not_there_mw") is None  # lists the empty directory
+    modwrite.write_module(unique_name, "X = 1\n", root=root, visibility="process")
+    assert (root / "__pycache__").is_dir()  # bytecode writing was on
     listings = _listings_during(lambda: importlib.import_module(unique_name))
     assert (listings, sys.modules[unique_name].X) == (0, 1)
 

@@ -415,11 +415,17 @@ def test_a_whole_second_stock_listing_is_read_again_after_a_write(
     assert importlib.import_module(f"{unique_name}_other").V == "other"
 
 
-def test_writes_without_imports_keep_their_own_listing(root: Path, unique_name: str) -> None:
+@pytest.mark.parametrize("bytecode", [True, False], ids=["bytecode-on", "bytecode-off"])
+def test_writes_without_imports_keep_their_own_listing(
+    root: Path, unique_name: str, bytecode: bool
+) -> None:
     """[issue 7.2] a code generator writing many modules and importing none:
     the first write lists the (small) directory, the next ones keep that
-    listing current themselves and look nothing up for conflicts."""
+    listing current themselves and look nothing up for conflicts (also
+    through the ``__pycache__`` the first pyc makes)."""
     from modwrite import _listing
+
+    sys.dont_write_bytecode = not bytecode
 
     modwrite.write_module(f"{unique_name}_0", "", root=root, visibility="process")
     with mock.patch.object(_listing.os, "listdir", side_effect=AssertionError("listed")):
@@ -432,6 +438,7 @@ def test_writes_without_imports_keep_their_own_listing(root: Path, unique_name: 
                 )
                 == []
             )
+    assert (root / "__pycache__").is_dir() is bytecode
     # A package directory of the same name, made by another program meanwhile.
     (root / f"{unique_name}_4").mkdir()
     (root / f"{unique_name}_4" / "__init__.py").write_text("")

@@ -40,6 +40,10 @@ from types import CodeType
 
 from ._tempnames import temporary_name
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 __all__ = ["hash_based_pyc", "pyc_path", "write_pyc"]
 
 #: PEP 552 flags: bit 0 "hash-based", bit 1 "check_source".
@@ -63,13 +67,22 @@ def hash_based_pyc(code: CodeType, source: bytes) -> bytes:
     return MAGIC_NUMBER + _CHECKED_HASH_FLAGS + source_hash(source) + marshal.dumps(code)
 
 
-def write_pyc(source_path: str, source: bytes, code: CodeType, mode_bits: int | None) -> bool:
+def write_pyc(
+    source_path: str,
+    source: bytes,
+    code: CodeType,
+    mode_bits: int | None,
+    made_directory: Callable[[str], None] | None = None,
+) -> bool:
     """Write the checked hash-based pyc of *code* for the source file at
     *source_path*, whose bytes are *source*; ``True`` if it was written.
 
     :param mode_bits: the source's permission bits (``None``: a new file's,
         0o666 under the umask); the pyc gets them plus owner-write, as
         CPython's ``_calc_mode`` gives.
+    :param made_directory: called with the cache directory's path when this
+        call created it (the source's directory changed: a new
+        ``__pycache__``), before the pyc lands in it.
 
     Never raises :class:`OSError`: a failure returns ``False``.  Whatever
     is raised, no temporary file is left.  Not written when :data:`sys.dont_write_bytecode`.
@@ -87,7 +100,10 @@ def write_pyc(source_path: str, source: bytes, code: CodeType, mode_bits: int | 
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         except FileNotFoundError:
+            made = not os.path.isdir(directory)
             os.makedirs(directory, exist_ok=True)
+            if made and made_directory is not None:
+                made_directory(directory)
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
             view = memoryview(data)

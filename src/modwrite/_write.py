@@ -458,10 +458,29 @@ def _land_module(
         )
         if options.bytecode:
             padding = landed.padding
-            write_pyc(target, data + b"\n" * padding if padding else data, code, mode_bits)
+
+            def made_cache_directory(path: str) -> None:
+                # The first pyc in this directory made its __pycache__: the
+                # directory changed again, so keep the listings current.
+                if after is not None and os.path.dirname(path) == os.path.dirname(target):
+                    _note_new_entry(locked, after, path)
+
+            source = data + b"\n" * padding if padding else data
+            write_pyc(target, source, code, mode_bits, made_cache_directory)
         return landed
     finally:
         locked.release()
+
+
+def _note_new_entry(locked: LockedDirectory, before: os.stat_result, path: str) -> None:
+    """This process just made the directory *path* in the locked directory,
+    whose ``fstat`` was *before* just before: keep modwrite's own listing
+    and the finders' current (see :func:`note_landing`); nothing raises."""
+    after = _own_stat(locked)
+    if after is None:
+        return
+    note_landing(before, after, os.path.basename(path))
+    invalidate_landing(Landing(os.path.normcase(path), True, before.st_mtime, after.st_mtime))
 
 
 def _predecessor(
