@@ -74,19 +74,21 @@ def other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) ->
     what it says of the import holds.  One written since may have been
     written *after* the import, by another process that replaced the file
     and its cache together (another process's ``write_module()``): the
-    module's own objects are asked first -- its functions' code, else the
-    values of the immutable literals it binds once (``V = 2``) -- and the
-    cache only when they cannot tell.
+    module's own objects are asked first -- its functions' code (compared
+    with the cache's code when the cache names these bytes, else with the
+    bytes compiled), else the values of the immutable literals it binds once
+    (``V = 2``) -- and the cache only when they cannot tell.
     """
     cached = _read_pyc(module, path)
-    if cached is not None and not _maybe_written_after_import(cached[1]):
-        said = _cache_says_other_bytes(cached[0], data, key, cached[1])
-        if said is not None:
-            return said
-    try:
-        now = compile(data, path, "exec", dont_inherit=True)
-    except Exception:  # it imported, so what ran compiled: not these bytes
-        return True
+    said = None if cached is None else _cache_says_other_bytes(cached[0], data, key, cached[1])
+    if said is not None and cached is not None and not _maybe_written_after_import(cached[1]):
+        return said
+    now = _cached_code(cached[0]) if cached is not None and said is False else None
+    if now is None:  # the cache does not hold the code of these bytes: compile them
+        try:
+            now = compile(data, path, "exec", dont_inherit=True)
+        except Exception:  # it imported, so what ran compiled: not these bytes
+            return True
     differs = _live_code_differs(module, path, now)
     if differs is None:
         differs = _live_constants_differ(module, data)
@@ -94,7 +96,6 @@ def other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) ->
         return differs
     if cached is None:
         return False  # nothing tells: the file's bytes are taken for what ran
-    said = _cache_says_other_bytes(cached[0], data, key, cached[1])
     if said is not None:
         return said
     try:
@@ -102,6 +103,15 @@ def other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) ->
     except Exception:  # a corrupt cache did not run
         return False
     return not (isinstance(ran, CodeType) and ran == now)
+
+
+def _cached_code(pyc: bytes) -> CodeType | None:
+    """The code object in the pyc *pyc*, or ``None`` if it holds none."""
+    try:
+        code = marshal.loads(pyc[16:])
+    except Exception:  # a corrupt cache
+        return None
+    return code if isinstance(code, CodeType) else None
 
 
 def _maybe_written_after_import(pyc_mtime_s: int) -> bool:
