@@ -90,14 +90,17 @@ def figure(key: str, what: str, value: float, unit: str, *, detail: str = "") ->
     )
 
 
-def series(key: str, what: str, points: dict[str, list[tuple[float, float]]]) -> None:
+def series(
+    key: str, what: str, points: dict[str, list[tuple[float, float]]], *, x: str = "x"
+) -> None:
     """Record plotted series: *points* maps a line's label to its (x, y)
-    pairs."""
+    pairs, y in seconds; *x* names the x axis."""
     _recorded.append(
         {
             "kind": "series",
             "key": key,
             "what": what,
+            "x": x,
             "points": {k: [list(p) for p in v] for k, v in points.items()},
         }
     )

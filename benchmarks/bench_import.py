@@ -649,6 +649,7 @@ def size_sweep(base: Path, args: argparse.Namespace) -> None:
         "6",
         "write+import time (s) of a new module against its size (lines)",
         {labels[how]: points[how] for how in contenders},
+        x="lines",
     )
     if args.plot:
         draw_sizes(args.plot, {labels[how]: points[how] for how in contenders})

@@ -234,16 +234,15 @@ def main() -> None:
     work = tempfile.mkdtemp(prefix="modwrite-bench-scale-", dir=options.workdir)
     results: list[Series] = []
     try:
-        for run, size, (title, *_) in zip(
+        for run, size, (title, xlabel, _) in zip(
             (write_package_series, invalidate_series, batch_series, changed_modules_series),
             sizes,
             PANELS,
         ):
             series = run(work, size)
             results.append(series)
-            record_series(
-                "scale", title, {k: [(float(n), t) for n, t in v] for k, v in series.items()}
-            )
+            points = {k: [(float(n), t) for n, t in v] for k, v in series.items()}
+            record_series("scale", title, points, x=xlabel)
             print(title)
             for label, points in series.items():
                 figures = ", ".join(f"{n:>6}: {t * 1e3:9.3f} ms" for n, t in points)

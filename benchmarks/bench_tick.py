@@ -189,7 +189,7 @@ def main() -> int:
         + ", ".join(f"{k} {v}" for k, v in misses.items())
         + f"; control, plain writes with no wait: found {plain_found} of {plain_total}"
     )
-    series("tick", "seconds per write (mean) against the filesystem tick (s)", points)
+    series("tick", "time of a write (mean) against the filesystem tick", points, x="tick (s)")
     for key, count in misses.items():
         figure("tick", f"writes the stock finder missed: {labels[key]}", count, "count")
     figure(

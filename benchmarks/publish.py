@@ -10,7 +10,8 @@ Writes, under ``--out`` (default: the docs directory of this checkout):
 
 * ``results/<benchmark>.txt``: each benchmark's printed output;
 * ``results/<benchmark>.json``: what each recorded (``benchmarks/_report.py``);
-* ``results/targets.rst`` and ``results/figures.rst``: the tables that
+* ``results/targets.rst``, ``results/figures.rst`` and
+  ``results/series-<benchmark>.rst`` (the plotted figures): the tables that
   ``docs/benchmarks.rst`` includes; ``results/machine.rst``: the machine;
 * ``figures/sizes.png``, ``figures/tick.png``, ``figures/scale.png``.
 
@@ -133,6 +134,7 @@ def tables(out: Path) -> None:
             recorded += [dict(r, benchmark=name) for r in data["results"]]
     targets: dict[str, list[list[str]]] = {}
     figures: dict[str, list[list[str]]] = {}
+    written: set[str] = set()
     for r in recorded:
         where = f"``{r['benchmark']}``"
         if r["kind"] == "target":
@@ -155,7 +157,35 @@ def tables(out: Path) -> None:
     (results / "targets.rst").write_text(
         grouped(targets, ["Measurement", "Measured", "Target", "", "Figures"])
     )
+    for r in recorded:
+        if r["kind"] == "series":
+            stem = f"series-{r['benchmark'].removesuffix('.py')}"
+            with open(results / f"{stem}.rst", "a" if stem in written else "w") as f:
+                f.write(series_table(r))
+            written.add(stem)
     (results / "figures.rst").write_text(grouped(figures, ["Measurement", "Value", "Figures"]))
+
+
+def series_table(record: dict[str, Any]) -> str:
+    """One table of a recorded series: a row per x, a column per line."""
+    labels = list(record["points"])
+    xs = sorted({x for points in record["points"].values() for x, _ in points})
+    rows = []
+    for x in xs:
+        row = [f"{x:g}"]
+        for label in labels:
+            ys = [y for px, y in record["points"][label] if px == x]
+            row.append(_seconds(ys[0]) if ys else "")
+        rows.append(row)
+    return f"**{record['what']}**\n\n{rst_table([record.get('x', 'x'), *labels], rows)}\n"
+
+
+def _seconds(value: float) -> str:
+    if value >= 1:
+        return f"{value:.3g} s"
+    if value >= 1e-3:
+        return f"{value * 1e3:.3g} ms"
+    return f"{value * 1e6:.3g} µs"
 
 
 def grouped(rows: dict[str, list[list[str]]], header: list[str]) -> str:
