@@ -56,6 +56,15 @@ compiles), as does a call to :func:`changed_modules` after start-up.  The
 converse error is harmless: a bytecode cache left over from an older
 version, with bytecode writing off, reports the module changed once, and the
 reload runs the same source.
+
+**Across hosts.**  On a network filesystem the ``stat`` of step 1 may be
+answered from the client's attribute cache, seconds old: a change made on
+another host is then seen once that cache expires.  A check that follows
+``modwrite.invalidate_caches(path)`` does better for the modules under
+*path*: it lists their directories first (a listing makes the client
+revalidate a directory and the names in it) and reads their sources (an
+``open`` revalidates a file: NFS close-to-open) whatever their ``stat``
+says (:class:`_Revalidation`).
 """
 
 from __future__ import annotations
@@ -69,7 +78,7 @@ import weakref
 from importlib.util import source_hash
 from types import ModuleType
 
-from . import _machinery, _what_ran
+from . import _invalidate, _machinery, _what_ran
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,6 +92,7 @@ __all__ = [
     "digest_of",
     "failed_before",
     "find_changes",
+    "forget",
     "learn_what_ran",
     "read_source",
     "record_executed",
@@ -236,6 +246,13 @@ def record_executed(
         _records[module] = record
 
 
+def forget(module: ModuleType) -> None:
+    """Drop the record of what ran for *module*: the next check learns it
+    anew (:func:`first_sight`)."""
+    with _lock:
+        _records.pop(module, None)
+
+
 def record_failure(module: ModuleType, digest: bytes) -> bool:
     """Note that reloading *module* from the source with hash *digest*
     failed; ``False`` if that source had failed before (it was reported
@@ -285,6 +302,11 @@ def changed_modules(modules: Iterable[ModuleType] | None = None) -> list[ModuleT
     unmodified buffer) is unchanged: only content counts.  Cost: one
     ``stat`` per module whose file was last changed more than about two
     seconds before the previous check; a read and a hash of the others.
+    After ``modwrite.invalidate_caches(path)``, the modules under *path*
+    are read whatever their ``stat`` says, after one listing of each of
+    their directories: on a network filesystem a ``stat`` may come from the
+    client's attribute cache, so a change made on another host is seen at
+    once only so (see *Network filesystems* in the documentation).
     How modwrite knows what ran: see *Re-importing edited modules* in the
     documentation.
     """
@@ -308,17 +330,67 @@ def find_changes(modules: Iterable[ModuleType] | None = None) -> list[Change]:
     changes: list[Change] = []
     seen: set[int] = set()
     with _lock:
+        # Taken for good only by a check of every module: one of some
+        # modules leaves the others' revalidation to the next check.
+        everything, directories = _invalidate.take_revalidations(keep=modules is not None)
+        revalidation = (
+            _Revalidation(everything, directories) if everything or directories else None
+        )
         for module in candidates:
             if not isinstance(module, ModuleType) or id(module) in seen:
                 continue  # sys.modules may hold other objects (PEP 562 stand-ins, ...)
             seen.add(id(module))
-            change = _check(module, now_ns)
+            change = _check(module, now_ns, revalidation)
             if change is not None:
                 changes.append(change)
     return changes
 
 
-def _check(module: ModuleType, now_ns: int) -> Change | None:
+class _Revalidation:
+    """The directories :func:`~modwrite.invalidate_caches` named (all of
+    them if *everything*): a module under one of them is checked by reading
+    its source, after one listing of its directory, whatever its ``stat``
+    says (see the module docstring, *Across hosts*)."""
+
+    __slots__ = ("_covered", "directories", "everything")
+
+    def __init__(self, everything: bool, directories: frozenset[str]) -> None:
+        self.everything = everything
+        self.directories = directories | {os.path.realpath(d) for d in directories}
+        #: Directory of a module source -> whether it is covered (and listed).
+        self._covered: dict[str, bool] = {}
+
+    def covers(self, path: str) -> bool:
+        """Is the source *path* under a named directory?  The first time a
+        covered directory is asked about, it is listed."""
+        directory = os.path.dirname(os.path.normcase(os.path.abspath(path)))
+        covered = self._covered.get(directory)
+        if covered is None:
+            covered = self.everything or any(
+                self._under(spelling)
+                for spelling in {directory, os.path.normcase(os.path.realpath(directory))}
+            )
+            if covered:
+                try:
+                    os.listdir(directory)  # revalidates the client's view of it
+                except OSError:
+                    pass
+            self._covered[directory] = covered
+        return covered
+
+    def _under(self, directory: str) -> bool:
+        while True:
+            if directory in self.directories:
+                return True
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                return False
+            directory = parent
+
+
+def _check(
+    module: ModuleType, now_ns: int, revalidation: _Revalidation | None = None
+) -> Change | None:
     record = _records.get(module)
     spec = getattr(module, "__spec__", None)
     if record is not None and record.spec is spec:
@@ -329,12 +401,15 @@ def _check(module: ModuleType, now_ns: int) -> Change | None:
             return None
         path = found
         record = None
+    # Covered: listed first, so that the stat and the read below see the
+    # file as the server has it now, and read whatever the stat says.
+    revalidate = revalidation is not None and revalidation.covers(path)
     try:
         st = os.stat(path)
     except OSError:
         return None  # gone: nothing to reload from
     key = stat_key(st)
-    if record is not None and record.settled and record.key == key:
+    if record is not None and record.settled and record.key == key and not revalidate:
         return None
     try:
         data, identity, key = read_source(path)

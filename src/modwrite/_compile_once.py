@@ -43,13 +43,16 @@ class Run:
     current bytes, never a pyc, when the file is no longer the one the code
     was compiled from."""
 
-    __slots__ = ("from_source", "landed", "name", "ran_code")
+    __slots__ = ("compiled_data", "from_source", "landed", "name", "ran_code")
 
     def __init__(self, name: str, landed: ModuleLanded, from_source: bool) -> None:
         self.name = name
         self.landed = landed
         self.from_source = from_source
         self.ran_code = False
+        #: For a ``from_source`` run whose file had changed: the bytes that
+        #: were compiled instead of the code object (what ran).
+        self.compiled_data: bytes | None = None
 
 
 @contextmanager
@@ -59,7 +62,8 @@ def running(name: str, landed: ModuleLanded, *, from_source: bool = False) -> It
 
     :param from_source: if the file changed since (another identity), compile
         its current bytes rather than let the loader use a bytecode cache
-        (:func:`~modwrite.reload`: never a pyc older than the source).
+        (:func:`~modwrite.reload`: never a pyc older than the source); the
+        run's ``compiled_data`` then holds them.
     """
     _put_finder_on_meta_path()
     run = Run(name, landed, from_source)
@@ -147,7 +151,9 @@ class CompiledSourceLoader(importlib.machinery.SourceFileLoader):
                     self._run.ran_code = True
                     return landed.code
             if self._run.from_source:
-                return self.source_to_code(self.get_data(self.path), self.path)
+                data = self.get_data(self.path)
+                self._run.compiled_data = data
+                return self.source_to_code(data, self.path)
         code: CodeType | None = self._loader.get_code(fullname)
         return code
 

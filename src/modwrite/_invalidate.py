@@ -27,6 +27,14 @@ directory (see :class:`_KeyIndex`), made when its key is indexed: a call
 about a new file in a directory of ``sys.path`` reads it and makes no system
 call, the first time as the hundredth, which is what keeps a call cheap cold
 (between a write and an import, as programs make it).
+
+:func:`invalidate_caches` also notes the directory it names for the next
+change check (:func:`modwrite.changed_modules`,
+:func:`modwrite.reload_changed`), which then lists it and reads the sources
+of the loaded modules under it instead of trusting their ``stat``: on a
+network filesystem the ``stat`` may come from the client's attribute cache,
+and a listing makes the client revalidate the directory (see
+:func:`take_revalidations`).
 """
 
 from __future__ import annotations
@@ -50,7 +58,9 @@ __all__ = [
     "current_listing",
     "invalidate_caches",
     "invalidate_directory_tree",
+    "invalidate_file",
     "invalidate_landing",
+    "take_revalidations",
 ]
 
 _MISSING: Any = object()
@@ -471,6 +481,45 @@ def _invalidate_path(target: str, *, is_dir: bool, landing: Landing | None = Non
             cache.pop(key, None)
 
 
+#: Normalized directories named by invalidate_caches() since the change
+#: check last took them, and whether a call named everything (no path).  At
+#: most _MAX_REVALIDATIONS directories are kept; past that, everything.
+_revalidate: set[str] = set()
+_revalidate_all = False
+_MAX_REVALIDATIONS = 256
+
+
+def take_revalidations(*, keep: bool = False) -> tuple[bool, frozenset[str]]:
+    """What :func:`invalidate_caches` named since the last call that took
+    it: ``(everything, directories)``, directories as normalized absolute
+    paths; forgotten unless *keep*.
+
+    The change check (:mod:`modwrite._changes`) lists these directories and
+    reads the sources of the modules under them rather than trusting a
+    ``stat``: a stat on a network filesystem may be answered from the
+    client's attribute cache (up to ``actimeo`` seconds old), while a
+    listing makes the client revalidate the directory (Linux NFS: the
+    close-to-open check on the directory's open, whose changed attributes
+    then invalidate the names cached in it; FUSE: ``READDIRPLUS`` replaces
+    the cached entries and their attributes), and an ``open`` revalidates a
+    file (NFS close-to-open).
+    """
+    global _revalidate_all
+    everything, directories = _revalidate_all, frozenset(_revalidate)
+    if not keep:
+        _revalidate_all = False
+        _revalidate.clear()
+    return everything, directories
+
+
+def _note_revalidation(directory: str) -> None:
+    global _revalidate_all
+    if len(_revalidate) >= _MAX_REVALIDATIONS:
+        _revalidate.clear()
+        _revalidate_all = True
+    _revalidate.add(directory)
+
+
 def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
     """Invalidate the import system's caches, all of them or only for *path*.
 
@@ -497,9 +546,19 @@ def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
     one re-listing of the touched directory at the next import from it.
     This is ``PathFinder.invalidate_caches(path)`` as Brett Cannon proposed
     it on python-dev (March 2013): only the most specific finders.
+
+    The next :func:`~modwrite.changed_modules` or
+    :func:`~modwrite.reload_changed` then lists the directory of *path*
+    (*path* itself for a directory; every directory without a path) and
+    decides by reading the sources of the loaded modules in it and below
+    it, not by their ``stat``: a change another host made there is seen at
+    once on a network filesystem, whose client may answer a ``stat`` from
+    its attribute cache (see *Network filesystems* in the documentation).
     """
+    global _revalidate_all
     if path is None:
         importlib.invalidate_caches()
+        _revalidate_all = True
         return
     spelled = path if isinstance(path, str) else str_path(path, what="path")
     # Already what _normalize() would make of it?  _names.is_normal_absolute()
@@ -522,6 +581,9 @@ def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
         _invalidate_path(target, is_dir=is_dir)
         if is_dir:
             _refresh_directory_caches()
+            _note_revalidation(target)
+        else:
+            _note_revalidation(_split(target)[0])
         return
     # A module file: _invalidate_path(target, is_dir=False) written out, its
     # common case inline.  Cold, each further Python call and each object
@@ -531,6 +593,8 @@ def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
         parent, leaf = target[:cut], target[cut + 1 :]
     else:
         parent, leaf = _split(target)
+    if parent not in _revalidate:
+        _note_revalidation(parent)
     cache = sys.path_importer_cache
     index = _index
     plan: Any = index.plans.get(parent)
@@ -562,6 +626,15 @@ def invalidate_caches(path: str | os.PathLike[str] | None = None) -> None:
     for key in none_keys:
         if cache.get(key, _MISSING) is None:
             cache.pop(key, None)
+
+
+def invalidate_file(path: str) -> None:
+    """Invalidate the finders of the module file *path* (any spelling) and
+    the ``None`` entries of its ancestors, as :func:`invalidate_caches`
+    does, without noting its directory for the next change check (the
+    caller has just read the file: :func:`modwrite.reload`)."""
+    target = os.path.normcase(os.path.abspath(path))
+    _invalidate_path(target, is_dir=False)
 
 
 def invalidate_landing(landing: Landing) -> None:

@@ -10,7 +10,10 @@ reads the source file, compiles those bytes, and hands that code object to
 the loader: the timestamps of the file and of its bytecode cache play no
 part, so a same-second, same-size edit is never run from a stale ``.pyc``.
 The directory's finder is invalidated first (the file may have been replaced
-by a rename, or its package grown), and after the run the bytecode cache is
+by a rename, or its package grown; on a network filesystem the listing that
+follows also revalidates the client's view of the directory, so the file
+found may be newer than the bytes read: then those newer bytes are compiled
+and run, and recorded as what ran), and after the run the bytecode cache is
 rewritten as a checked hash-based pyc of that code (PEP 552), so that no
 later import, in this process or another, runs the stale one.
 
@@ -33,7 +36,7 @@ from ._bytecode import write_pyc
 from ._changes import Change, find_changes, read_source, record_executed
 from ._compile_once import running
 from ._dependencies import binds_from, dependency_order, identity_index, imports_of
-from ._invalidate import invalidate_caches
+from ._invalidate import invalidate_file
 from ._plan import PathArg, Visibility, WriteOptions
 from ._settle import DEFAULT_VISIBILITY_TIMEOUT_S
 from ._source import Source
@@ -233,7 +236,10 @@ class _PlannedReload:
         """Reload the module from the code; on any exception, restore its
         namespace and :data:`sys.modules` entry, and re-raise."""
         module, name = self.module, self.name
-        invalidate_caches(self.path)
+        # The finder lists the directory again at the import: on a network
+        # filesystem that also revalidates the client's cached names, so the
+        # file found may be newer than the bytes read for this plan.
+        invalidate_file(self.path)
         namespace = dict(vars(module))
         try:
             if self.code is None:
@@ -247,8 +253,16 @@ class _PlannedReload:
             vars(module).update(namespace)
             sys.modules[name] = module
             raise
+        if not run.ran_code:
+            # The file found was not the one read (replaced meanwhile, or
+            # seen anew once the finder listed its directory): record what ran.
+            if run.compiled_data is not None:
+                record_executed(module, self.path, run.compiled_data, None)
+            else:
+                _changes.forget(module)
+            return
         record_executed(module, self.path, self.data, self.key, self.digest)
-        if run.ran_code and not sys.dont_write_bytecode:
+        if not sys.dont_write_bytecode:
             try:
                 mode: int | None = os.stat(self.path).st_mode
             except OSError:

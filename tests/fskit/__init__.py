@@ -26,7 +26,7 @@ What each one emulates
     other 1-second filesystems. A real kernel filesystem, so it also checks
     behaviour the FUSE layer could mask.
 
-``mount_tickfs(backing, mountpoint, tick_ns, *, frozen_dir_mtime=False, case_insensitive=False)``
+``mount_tickfs(backing, mountpoint, tick_ns, *, frozen_dir_mtime=False, ...)``
     (:mod:`tests.fskit.tickfs_mount`)
     A pyfuse3 passthrough filesystem (:mod:`tests.fskit.tickfs`, a separate
     daemon process) mirroring *backing* and reporting every timestamp floored
@@ -43,6 +43,12 @@ What each one emulates
     * ``case_insensitive=True``: names are looked up case-insensitively and
       stored case-preserved, like vfat, NTFS and APFS (this kernel has no vfat
       driver).
+    * ``entry_timeout``, ``attr_timeout``, ``negative_timeout`` (seconds,
+      default 0): the kernel caches names, attributes and absent names for
+      that long, as an NFS client does for ``actimeo`` seconds.  Two mounts
+      of one backing directory with them behave like two hosts sharing a
+      network filesystem (:func:`tests.netfs.hosts.two_hosts`, the
+      ``netfs_hosts`` fixture of ``tests/netfs``).
 
     The daemon runs under ``python``, else ``$MODWRITE_TICKFS_PYTHON``, else
     ``sys.executable``: any interpreter with pyfuse3 + trio, independent of

@@ -34,7 +34,7 @@ Run it (as root, with pyfuse3 + trio importable; it stays in the foreground
 and exits after the mount goes away or on SIGTERM/SIGINT/SIGHUP, unmounting):
 
     python -m tests.fskit.tickfs BACKING MOUNTPOINT --tick-ns N [--frozen-dir-mtime]
-        [--case-insensitive]
+        [--case-insensitive] [--entry-timeout S] [--attr-timeout S] [--negative-timeout S]
 
 Design notes:
 
@@ -47,8 +47,17 @@ Design notes:
   except that the backing root is the FUSE root inode. The pinned ``O_PATH``
   descriptor keeps the backing inode number from being recycled while the
   kernel still knows it.
-* entry/attr timeouts are 0 and ENOENT is never cached, so the kernel asks
-  again for every lookup and stat and never serves stale data.
+* By default entry/attr timeouts are 0 and ENOENT is never cached, so the
+  kernel asks again for every lookup and stat and never serves stale data.
+  ``--entry-timeout``, ``--attr-timeout`` and ``--negative-timeout`` (seconds)
+  turn the kernel's caches on, as an NFS client's attribute cache
+  (``actimeo``) is on: the kernel then trusts a name's binding to an inode,
+  an inode's attributes, and a name's absence, for that long.  Two mounts of
+  one backing directory with these caches behave like two hosts of one
+  network filesystem (see ``docs/proving/netfs.rst`` for where they differ
+  from NFS).  Directory listings are never cached (pyfuse3 3.5 has no way to
+  ask for the kernel's readdir cache: ``opendir`` cannot set
+  ``cache_readdir``).
 * Handlers never block on each other (no awaits inside), so trio runs each one
   to completion: no locking is needed.
 """
@@ -154,11 +163,31 @@ class TickFS(pyfuse3.Operations):
     supports_dot_lookup = True
 
     def __init__(
-        self, backing: str, tick_ns: int, frozen_dir_mtime: bool, case_insensitive: bool = False
+        self,
+        backing: str,
+        tick_ns: int,
+        frozen_dir_mtime: bool,
+        case_insensitive: bool = False,
+        *,
+        entry_timeout: float = 0.0,
+        attr_timeout: float = 0.0,
+        negative_timeout: float = 0.0,
     ) -> None:
         super().__init__()
         if tick_ns < 1:
             raise ValueError(f"tick_ns must be >= 1, not {tick_ns}")
+        for what, value in (
+            ("entry_timeout", entry_timeout),
+            ("attr_timeout", attr_timeout),
+            ("negative_timeout", negative_timeout),
+        ):
+            if not value >= 0:  # also refuses NaN
+                raise ValueError(f"{what} must be >= 0 seconds, not {value}")
+        #: Seconds the kernel may trust a name -> inode binding, an inode's
+        #: attributes, and a name's absence (ENOENT), without asking again.
+        self.entry_timeout = entry_timeout
+        self.attr_timeout = attr_timeout
+        self.negative_timeout = negative_timeout
         self.tick_ns = tick_ns
         self.frozen_dir_mtime = frozen_dir_mtime
         self.case_insensitive = case_insensitive
@@ -189,8 +218,8 @@ class TickFS(pyfuse3.Operations):
         entry = EntryAttributes()
         entry.st_ino = InodeT(node.inode)
         entry.generation = 0
-        entry.entry_timeout = 0
-        entry.attr_timeout = 0
+        entry.entry_timeout = self.entry_timeout
+        entry.attr_timeout = self.attr_timeout
         entry.st_mode = st.st_mode
         entry.st_nlink = st.st_nlink
         entry.st_uid = st.st_uid
@@ -288,8 +317,21 @@ class TickFS(pyfuse3.Operations):
             if name == b"." or (name == b".." and parent.inode == pyfuse3.ROOT_INODE):
                 fd = os.open(_proc(parent.fd), os.O_PATH | os.O_CLOEXEC)
             else:
-                fd = self._open_path(parent, self._stored(parent, name))
+                try:
+                    fd = self._open_path(parent, self._stored(parent, name))
+                except FileNotFoundError:
+                    if not self.negative_timeout:
+                        raise
+                    return self._negative_entry()
             return self._remember(fd)
+
+    def _negative_entry(self) -> EntryAttributes:
+        """A lookup's answer "no such entry, for *negative_timeout* seconds":
+        pyfuse3 has the kernel cache it as a negative dentry (st_ino 0)."""
+        entry = EntryAttributes()
+        entry.st_ino = InodeT(0)
+        entry.entry_timeout = self.negative_timeout
+        return entry
 
     async def forget(self, inode_list: Sequence[tuple[InodeT, int]]) -> None:
         for inode, count in inode_list:
@@ -580,6 +622,18 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
         action="store_true",
         help="match names case-insensitively, store them as given (vfat/NTFS/APFS-like)",
     )
+    for option, what in (
+        ("--entry-timeout", "a name's binding to an inode"),
+        ("--attr-timeout", "an inode's attributes"),
+        ("--negative-timeout", "a name's absence (ENOENT)"),
+    ):
+        parser.add_argument(
+            option,
+            type=float,
+            default=0.0,
+            metavar="SECONDS",
+            help=f"how long the kernel may cache {what} (default 0: never)",
+        )
     parser.add_argument(
         "--parent-pid",
         type=int,
@@ -590,6 +644,9 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(list(argv))
     if args.tick_ns < 1:
         parser.error("--tick-ns must be >= 1")
+    for option in ("entry_timeout", "attr_timeout", "negative_timeout"):
+        if not getattr(args, option) >= 0:
+            parser.error(f"--{option.replace('_', '-')} must be >= 0 seconds")
     return args
 
 
@@ -627,7 +684,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     os.umask(0)  # the kernel passes the caller's umask; apply exactly that one
     operations = TickFS(
-        args.backing, args.tick_ns, args.frozen_dir_mtime, case_insensitive=args.case_insensitive
+        args.backing,
+        args.tick_ns,
+        args.frozen_dir_mtime,
+        case_insensitive=args.case_insensitive,
+        entry_timeout=args.entry_timeout,
+        attr_timeout=args.attr_timeout,
+        negative_timeout=args.negative_timeout,
     )
     options = set(pyfuse3.default_options)
     options |= {"fsname=tickfs", "subtype=tickfs", "allow_other"}
@@ -635,12 +698,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         options.add("debug")
     pyfuse3.init(operations, args.mountpoint, options)
     log.info(
-        "mounted %s on %s (tick %d ns, frozen dir mtime %s, case-insensitive %s)",
+        "mounted %s on %s (tick %d ns, frozen dir mtime %s, case-insensitive %s,"
+        " entry/attr/negative timeouts %g/%g/%g s)",
         args.backing,
         args.mountpoint,
         args.tick_ns,
         args.frozen_dir_mtime,
         args.case_insensitive,
+        args.entry_timeout,
+        args.attr_timeout,
+        args.negative_timeout,
     )
     try:
         trio.run(_serve)

@@ -124,6 +124,9 @@ def mount_tickfs(
     *,
     frozen_dir_mtime: bool = False,
     case_insensitive: bool = False,
+    entry_timeout: float = 0.0,
+    attr_timeout: float = 0.0,
+    negative_timeout: float = 0.0,
     python: str | None = None,
     timeout: float = 20,
 ) -> Iterator[Path]:
@@ -133,6 +136,10 @@ def mount_tickfs(
     2_000_000_000 for FAT). *frozen_dir_mtime* makes directory mtimes move only
     when set explicitly. *case_insensitive* makes name lookup case-insensitive
     but case-preserving, like vfat/NTFS/APFS (see :mod:`tests.fskit.tickfs`).
+    *entry_timeout*, *attr_timeout* and *negative_timeout* (seconds, default
+    0) let the kernel cache names, attributes and absent names for that long,
+    as an NFS client's attribute cache does: two mounts of one *backing*
+    directory with them behave like two hosts sharing a network filesystem.
     The daemon runs under *python*, else ``$MODWRITE_TICKFS_PYTHON``, else
     ``sys.executable``. *timeout* is the number of seconds to wait for the
     mount to come up.
@@ -152,6 +159,14 @@ def mount_tickfs(
     interpreter = python or os.environ.get(PYTHON_ENV) or sys.executable
     if tick_ns < 1:
         raise RuntimeError(f"mount_tickfs: tick_ns must be >= 1, not {tick_ns}")
+    timeouts = {
+        "--entry-timeout": entry_timeout,
+        "--attr-timeout": attr_timeout,
+        "--negative-timeout": negative_timeout,
+    }
+    for option, seconds in timeouts.items():
+        if not seconds >= 0:
+            raise RuntimeError(f"mount_tickfs: {option} must be >= 0 seconds, not {seconds}")
     if not backing.is_dir():
         raise RuntimeError(f"mount_tickfs: backing directory {backing} does not exist")
     try:
@@ -175,6 +190,9 @@ def mount_tickfs(
         cmd.append("--frozen-dir-mtime")
     if case_insensitive:
         cmd.append("--case-insensitive")
+    for option, seconds in timeouts.items():
+        if seconds:
+            cmd += [option, repr(float(seconds))]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # keep __pycache__ out of the repository

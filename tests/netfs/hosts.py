@@ -1,0 +1,243 @@
+"""Two "hosts" sharing one filesystem: two tickfs mounts of one backing
+directory whose kernel caches names, attributes and absent names for a
+few seconds, as NFS clients do (``actimeo``), and reader processes on the
+second one.
+
+Stdlib-only and Python 3.9-compatible: used by the tests (tests/netfs) and
+by ``benchmarks/bench_netfs.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from tests.fskit.tickfs_mount import REPO_ROOT, mount_tickfs
+
+__all__ = [
+    "Hosts",
+    "Reader",
+    "Scenario",
+    "Trial",
+    "child_env",
+    "fresh_pair",
+    "run_trial",
+    "two_hosts",
+]
+
+
+class Hosts(NamedTuple):
+    """The roots of one backing directory as host A (the writer) and host B
+    (the readers) see it, and the seconds each host's kernel caches
+    entries, attributes and negative lookups (*cache_s*)."""
+
+    writer: Path
+    reader: Path
+    cache_s: float
+    tick_ns: int
+
+
+@contextlib.contextmanager
+def two_hosts(
+    workdir: Path, cache_s: float, *, tick_ns: int = 1, python: str | None = None
+) -> Iterator[Hosts]:
+    """Mount *workdir*/backing twice, on *workdir*/host-a and *workdir*/host-b,
+    with entry, attribute and negative timeouts of *cache_s* seconds and
+    timestamps floored to *tick_ns*; yield the :class:`Hosts`."""
+    backing = workdir / "backing"
+    backing.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as mounts:
+        roots = [
+            mounts.enter_context(
+                mount_tickfs(
+                    backing,
+                    workdir / host,
+                    tick_ns,
+                    entry_timeout=cache_s,
+                    attr_timeout=cache_s,
+                    negative_timeout=cache_s,
+                    python=python,
+                )
+            )
+            for host in ("host-a", "host-b")
+        ]
+        yield Hosts(roots[0], roots[1], cache_s, tick_ns)
+
+
+def fresh_pair(hosts: Hosts, stem: str) -> tuple[Path, Path]:
+    """A new empty directory, as the writer and as the reader see it."""
+    made = Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=hosts.writer))
+    return made, hosts.reader / made.name
+
+
+def child_env() -> dict[str, str]:
+    """Environment of a reader: bytecode writing on, modwrite (this
+    worktree's src) and the tests importable."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO_ROOT / "src"), str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    return env
+
+
+class Reader:
+    """A reader process on host B (see :mod:`tests.netfs._reader`)."""
+
+    def __init__(self, directory: Path, *, install: bool) -> None:
+        self.mode = "install" if install else "stock"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.netfs._reader", str(directory), self.mode],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+            cwd=str(REPO_ROOT),
+        )
+        assert self._answer() == {"ready": True}
+
+    def _answer(self) -> Any:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"reader exited with status {self.process.wait()}")
+        return json.loads(line)
+
+    def ask(self, **command: Any) -> Any:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        answer = self._answer()
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+        return answer
+
+    def version(self, name: str) -> Any:
+        """Import *name* (unless loaded); its ``V``, or None if not found."""
+        return self.ask(op="import", name=name)["v"]
+
+    def close(self) -> None:
+        """Reap the process: close stdin, bounded wait, then kill."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class Scenario(NamedTuple):
+    """One way of reading what host A writes, on host B.
+
+    *case*: ``new`` (a module name the reader looked for before it was
+    written) or ``rewrite`` (a loaded module rewritten with a source of the
+    same size); *install*: ``modwrite.install()`` in the reader; *how* and
+    *invalidate*: the reader's attempt (see :mod:`tests.netfs._reader`);
+    *writer*: ``modwrite`` (:func:`modwrite.write_module`) or ``plain``
+    (a temporary file and :func:`os.replace`, as most tools write)."""
+
+    label: str
+    case: str
+    install: bool
+    how: str
+    invalidate: str
+    writer: str = "modwrite"
+
+
+class Trial(NamedTuple):
+    """What one write showed: *told*, the reader's first attempt after the
+    write returned saw the new version; *seen_s*, seconds from the write's
+    return to the attempt that first saw it (None: not within the
+    deadline); *stale_after*, later attempts that saw an old version."""
+
+    told: bool
+    seen_s: float | None
+    stale_after: int
+
+
+#: The version the reader has, and the one written: same size on purpose.
+OLD, NEW = 1000, 1001
+
+
+def _write(scenario: Scenario, directory: Path, name: str, version: int) -> None:
+    source = f"V = {version}\n"
+    if scenario.writer == "modwrite":
+        import modwrite
+
+        modwrite.write_module(name, source, root=directory)
+    else:
+        temporary = directory / f".{name}.tmp"
+        temporary.write_text(source)
+        os.replace(temporary, directory / f"{name}.py")
+
+
+def run_trial(
+    reader: Reader,
+    directory: Path,
+    scenario: Scenario,
+    name: str,
+    *,
+    cache_s: float,
+    delay_s: float = 0.0,
+    poll_s: float = 0.01,
+    confirm: int = 2,
+) -> Trial:
+    """Write version :data:`NEW` of module *name* into *directory* (host
+    A's view of the reader's directory) *delay_s* seconds after the reader
+    made two attempts of its own (its caches as a reader polling leaves
+    them), and watch the reader try to see it, until ``3 * cache_s + 1``
+    seconds after the write returned."""
+    common = {"how": scenario.how, "invalidate": scenario.invalidate}
+    if scenario.case == "rewrite":
+        _write(scenario, directory, name, OLD)
+        loaded = reader.ask(
+            op="await",
+            name=name,
+            want=OLD,
+            how="import",
+            invalidate="importlib",
+            t0=time.monotonic(),
+            deadline=3 * cache_s + 1,
+            poll=poll_s,
+            confirm=0,
+        )
+        if loaded["seen"] is None:
+            raise RuntimeError(f"the reader never loaded {name} version {OLD}: {loaded}")
+    for _ in range(2):
+        reader.ask(op="attempt", name=name, **common)
+    if delay_s:
+        time.sleep(delay_s)  # the phase of the write against the reader's caches
+    _write(scenario, directory, name, NEW)
+    t0 = time.monotonic()
+    answer = reader.ask(
+        op="await",
+        name=name,
+        want=NEW,
+        t0=t0,
+        deadline=3 * cache_s + 1,
+        poll=poll_s,
+        confirm=confirm,
+        **common,
+    )
+    return Trial(
+        answer["first"] == NEW,
+        answer["seen"],
+        sum(version != NEW for version in answer["after"]),
+    )
