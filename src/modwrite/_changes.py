@@ -31,13 +31,15 @@ the loader when modwrite ran the module (:func:`~modwrite.reload`,
 system loaded, the first check learns what ran from the bytecode cache the
 import used or wrote (:func:`first_sight`).  A source unchanged since before
 the process (and its parent) started is what ran (its ctime tells, read
-against the start time in ``/proc``).  Else: a hash-based pyc (PEP 552) names
-the source hash; a timestamp pyc whose stamp matches the source and that was
-written a settled while after it was compiled from these bytes; otherwise
-the current source is compiled and its code compared with the code of the
-module's own functions and methods (what ran), or with the pyc's.  A
-write by modwrite that is about to replace a loaded module's file and cache
-looks first (:func:`learn_what_ran`).
+against the start time in ``/proc``).  Else: a hash-based pyc (PEP 552)
+that names the source's hash, or a timestamp pyc whose stamp matches the
+source and that was written a settled while after it, holds the code of
+these bytes; they ran unless the module's own functions and methods (what
+ran) differ from that code (another process replaced the file *and* its
+cache since the import).  Otherwise the current source is compiled and its
+code compared with the module's functions and methods, or with the pyc's.
+A write by modwrite that is about to replace a loaded module's file and
+cache looks first (:func:`learn_what_ran`).
 
 What cannot be known, and is taken from the file at the first check: what
 ran for a module without functions or classes whose import left no bytecode
@@ -351,15 +353,17 @@ def first_sight(
 
     What ran is taken, in this order, from: the record modwrite's
     ``SourceFileLoader`` left on the module's loader; a source unchanged
-    since before the process started (*data*); a hash-based pyc (its source
-    hash); a timestamp pyc stamped with this file's mtime and size and
-    written :data:`~modwrite.machinery.SETTLED_S` seconds after it (*data*).
-    Else *data* is compiled and its code compared with the module's own
-    functions and methods (the code that ran), or, for a module without
-    any, with the pyc's code: equal is *data*, different is "other bytes"
-    (a digest nothing matches).  A module an import hook loaded (its loader
-    is not a plain ``SourceFileLoader``: its code and cache are the hook's)
-    is taken to have run *data*.
+    since before the process started (*data*); a hash-based pyc naming
+    *data*'s hash, or a timestamp pyc stamped with this file's mtime and
+    size and written :data:`~modwrite.machinery.SETTLED_S` seconds after it:
+    *data*, unless the code in the pyc differs from the module's own
+    functions and methods (then "other bytes").  Else *data* is compiled
+    and its code compared with the module's own functions and methods (the
+    code that ran), or, for a module without any, with the pyc's code:
+    equal is *data*, different is "other bytes" (a digest nothing matches).
+    A module an import hook loaded (its loader is not a plain
+    ``SourceFileLoader``: its code and cache are the hook's) is taken to
+    have run *data*.
     """
     spec = module.__spec__
     loader = getattr(spec, "loader", None)
@@ -422,7 +426,7 @@ def _other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) -
         flags = int.from_bytes(pyc[4:8], "little")
         if flags & 0b1:  # hash-based (PEP 552): it names its source
             if pyc[8:16] == source_hash(data):
-                return False  # it ran, or these bytes were compiled
+                return _cached_code_differs(module, path, pyc)
             if not flags & 0b10:
                 return True  # unchecked: the import ran it, whatever the source
             # Checked: it ran if the source still matched it at the import,
@@ -435,7 +439,7 @@ def _other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) -
             # A timestamp pyc stamped with this file's mtime and size, written
             # a settled while after the file last changed (its ctime, which no
             # tool can set back as utime() sets an mtime): from these bytes.
-            return False
+            return _cached_code_differs(module, path, pyc)
     try:
         now = compile(data, path, "exec", dont_inherit=True)
     except Exception:  # it imported, so what ran compiled: not these bytes
@@ -450,6 +454,21 @@ def _other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) -
     except Exception:  # a corrupt cache did not run
         return False
     return not (isinstance(ran, CodeType) and ran == now)
+
+
+def _cached_code_differs(module: ModuleType, path: str, pyc: bytes) -> bool:
+    """The cache *pyc* holds the code of the bytes on disk: they ran, or
+    they replaced the bytes that ran, file and cache together (another
+    process's write), after the import.  The module's own functions and
+    methods tell which; a module without any is taken to have run them.
+    Unmarshalling the cache costs a small part of compiling the source."""
+    try:
+        code = marshal.loads(pyc[16:])
+    except Exception:  # a corrupt cache did not run
+        return False
+    if not isinstance(code, CodeType):
+        return False
+    return bool(_live_code_differs(module, path, code))
 
 
 def _read_pyc(module: ModuleType, path: str) -> tuple[bytes, int] | None:
