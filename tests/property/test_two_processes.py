@@ -25,12 +25,15 @@ modwrite has no deletion API: a deletion is another tool's (``os.unlink`` of
 the source and, as *Guarantees and limits* asks, of its ``__pycache__``
 entries; ``shutil.rmtree`` of a package).
 
-The fast part runs in CI (a fixed seed); the long part::
+The fast part runs in CI (a fixed seed); the long part (about 4-6 minutes
+on 2 cores, nearly all of it the visibility waits of the writes)::
 
-    MODWRITE_MODEL_EXAMPLES=300 python -m pytest -p no:cacheprovider \\
-        tests/property/test_two_processes.py --hypothesis-show-statistics -s
+    MODWRITE_MODEL_EXAMPLES=40 python -m pytest -p no:cacheprovider \\
+        tests/property/test_two_processes.py -k TestTwoProcesses \\
+        --hypothesis-show-statistics -s
 
-prints the totals of every event (rules run, same-second collisions).
+prints the totals of every event (rules run, checks, same-second
+collisions).  See docs/proving/model.rst.
 """
 
 from __future__ import annotations
