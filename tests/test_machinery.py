@@ -12,6 +12,7 @@ import pkgutil
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
@@ -19,7 +20,7 @@ from unittest import mock
 import pytest
 
 import modwrite
-from modwrite import _machinery, machinery
+from modwrite import _clock, _machinery, machinery
 
 from .conftest import child_env
 
@@ -285,6 +286,55 @@ def test_extra_listings_only_within_one_tick_of_a_change(coarse_ext4_dir: Path) 
         finder.find_spec("zz")
         finder.find_spec("zz")
         assert fill.call_count == 3  # a changed mtime lists once, then trusts
+
+
+def test_a_file_created_later_in_the_tick_of_a_listing_is_found(coarse_ext4_dir: Path) -> None:
+    """[G6] a listing taken in the tick of the directory's last change, a
+    file created later in that tick (the mtime does not move), and no lookup
+    until that tick (and the clock's lag) is over: the next lookup lists
+    again, since no listing was taken a tick after the change.  (Found by
+    the two-process model: a worker with the machinery installed missed a
+    package another process wrote with ``visibility="process"``.)"""
+    finder = machinery.FileFinder.path_hook(*_machinery._get_supported_file_loaders())(
+        str(coarse_ext4_dir)
+    )
+    for attempt in range(5):  # a tick boundary between the two files proves nothing
+        (coarse_ext4_dir / f"early_{attempt}.py").write_text("")
+        changed = coarse_ext4_dir.stat().st_mtime_ns
+        assert finder.find_spec("zz") is None  # lists, in the tick of the change
+        (coarse_ext4_dir / f"late_{attempt}.py").write_text("")
+        if coarse_ext4_dir.stat().st_mtime_ns != changed:
+            continue
+        # The scenario is time passing with no lookup: until the tick is over
+        # (the finder may take it for the largest one: 2 s readings are even).
+        over = changed + _clock.LARGEST_TICK_NS + _clock.CLOCK_LAG_NS
+        time.sleep(max(0, over - time.time_ns()) / 1e9 + 0.01)
+        assert finder.find_spec(f"late_{attempt}") is not None
+        return
+    pytest.fail("every attempt straddled a tick boundary")  # pragma: no cover
+
+
+def test_a_file_created_in_the_tick_of_an_own_write_is_found(
+    coarse_ext4_dir: Path, installed: None, bytecode_on: None
+) -> None:
+    """[G6] modwrite's own write updates the finder's listing without reading
+    the directory; a file another tool creates later in the write's tick
+    (the mtime does not move) is still found by the next lookup."""
+    sys.path.insert(0, str(coarse_ext4_dir))
+    (coarse_ext4_dir / "warm.py").write_text("")
+    # A listing the finder trusts: taken more than a tick after the change.
+    past = coarse_ext4_dir.stat().st_mtime_ns - 10 * 10**9
+    os.utime(coarse_ext4_dir, ns=(past, past))
+    importlib.import_module("warm")
+    for attempt in range(5):  # a tick boundary between the two files proves nothing
+        modwrite.write_module(f"own_{attempt}", "", root=coarse_ext4_dir, visibility="process")
+        landed = coarse_ext4_dir.stat().st_mtime_ns
+        (coarse_ext4_dir / f"other_{attempt}.py").write_text("")
+        if coarse_ext4_dir.stat().st_mtime_ns != landed:
+            continue
+        importlib.import_module(f"other_{attempt}")
+        return
+    pytest.fail("every attempt straddled a tick boundary")  # pragma: no cover
 
 
 # -- two owners, and programs that extend the import system (issue 6.11-6.13) ----------

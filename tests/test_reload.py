@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import os
 import pickle
+import py_compile
 import subprocess
 import sys
 import types
@@ -23,6 +24,7 @@ import pytest
 import modwrite
 import modwrite.machinery
 from modwrite import _changes, _what_ran
+from modwrite._clock import SETTLED_S
 
 from .conftest import child_env
 
@@ -360,6 +362,45 @@ def test_live_constants(source: str, values: dict[str, object], differ: bool | N
     module = types.ModuleType("m")
     vars(module).update(values)
     assert _what_ran._live_constants_differ(module, source.encode()) is differ
+
+
+def test_another_process_replaced_the_file_and_its_hash_pyc(
+    root: Path, unique_name: str, bytecode_on: None
+) -> None:
+    """A module with a function, imported by the stock import system;
+    another process's write_module() then replaces its file and its bytecode
+    cache (a checked hash-based pyc naming the new source) before the first
+    check.  The pyc names the bytes on disk, not those that ran: the
+    module's own function tells.  (Found by the two-process model.)"""
+    path = modwrite.write_module(unique_name, "def f():\n    return 1\n", root=root)
+    module = importlib.import_module(unique_name)
+    assert module.f() == 1
+    _write_in_another_process(root, unique_name, "def f():\n    return 2\n")
+    pyc = Path(importlib.util.cache_from_source(str(path))).read_bytes()
+    assert pyc[4] & 0b1 and pyc[8:16] == importlib.util.source_hash(path.read_bytes())
+    assert modwrite.changed_modules([module]) == [module]
+    assert modwrite.reload_changed(modules=[module]) == [module]
+    assert module.f() == 2
+
+
+def test_another_process_replaced_the_file_and_its_timestamp_pyc(
+    root: Path, unique_name: str, bytecode_on: None
+) -> None:
+    """The same with a timestamp pyc of the new source written a settled
+    while after it (its stamp matches the file): it is not what ran either."""
+    path = root / f"{unique_name}.py"
+    path.write_text("def f():\n    return 1\n")
+    module = importlib.import_module(unique_name)
+    _assert_pyc(path)
+    path.write_text("def f():\n    return 22\n")
+    pyc = py_compile.compile(
+        str(path), doraise=True, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP
+    )
+    later = path.stat().st_ctime_ns + (SETTLED_S + 1) * 10**9
+    os.utime(pyc, ns=(later, later))
+    assert modwrite.changed_modules([module]) == [module]
+    assert modwrite.reload_changed(modules=[module]) == [module]
+    assert module.f() == 22
 
 
 def test_gone_file_is_not_a_change(root: Path, unique_name: str) -> None:

@@ -44,7 +44,6 @@ import importlib.machinery
 import os
 import stat
 import sys
-import time
 
 from . import _machinery
 from ._names import POSIX_PATHS, str_path
@@ -354,8 +353,8 @@ def current_listing(directory: str, mtime: float) -> set[str] | None:
 
     Current means: a stock or modwrite :class:`~importlib.machinery.FileFinder`
     listed it at this very mtime (its own rule for not listing again), on a
-    case-sensitive platform; modwrite's finder must also be past the tick in
-    which it listed.  The caller, :func:`modwrite._listing.known_entries`,
+    case-sensitive platform; modwrite's finder must also have listed it a
+    tick after its last change.  The caller, :func:`modwrite._listing.known_entries`,
     adds the conditions every listing must meet (a sub-second mtime, a
     filesystem that does not fold case).  Used for the conflict checks of a
     write; the stamp rule never trusts it alone (see ``_write._predecessor``).
@@ -368,8 +367,7 @@ def current_listing(directory: str, mtime: float) -> set[str] | None:
     state = finder.__dict__
     if state.get("_path_mtime") != mtime:
         return None
-    relist_until = state.get("_relist_until_ns")
-    if relist_until is not None and time.time_ns() < relist_until:
+    if state.get("_relist_until_ns"):  # not listed a tick after the last change
         return None
     return state.get("_path_cache")
 

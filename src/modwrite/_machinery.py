@@ -240,6 +240,11 @@ def _get_supported_file_loaders() -> list[tuple[type[Loader], list[str]]]:
 # -- finders -----------------------------------------------------------------
 
 
+#: Timestamps at most this fine (ns) date every change apart: no listing taken
+#: after a change can miss an entry created later with the same mtime.
+_FINEST_TICK_NS = 1_000
+
+
 class FileFinder(importlib.machinery.FileFinder):
     """Path entry finder for one directory, caching its listing (G6).
 
@@ -260,7 +265,10 @@ class FileFinder(importlib.machinery.FileFinder):
     def __init__(self, path: str, *loader_details: tuple[type[Loader], list[str]]) -> None:
         # Not super().__init__(): the state is set here, under CPython's
         # attribute names (code in the wild pokes at _path_mtime and
-        # _path_cache), plus _relist_until_ns, which is ours.
+        # _path_cache), plus _relist_until_ns and _tick_ns, which are ours:
+        # _relist_until_ns is non-zero while no listing was taken a tick
+        # after the directory's last change (the end of that tick, plus the
+        # clock's lag, in ns), _tick_ns the directory's tick (0: unknown).
         loaders: list[tuple[str, type[Loader]]] = []
         for loader, suffixes in loader_details:
             loaders.extend((suffix, loader) for suffix in suffixes)
@@ -268,6 +276,7 @@ class FileFinder(importlib.machinery.FileFinder):
         self.path = os.getcwd() if not path or path == "." else os.path.abspath(path)
         self._path_mtime = -1.0
         self._relist_until_ns = 0
+        self._tick_ns = 0
         self._folds_case: bool | None = None
         self._path_cache: set[str] = set()
         self._relaxed_path_cache: set[str] = set()
@@ -288,15 +297,20 @@ class FileFinder(importlib.machinery.FileFinder):
     def note_own_write(self, name: str, mtime_before: float, mtime_after: float) -> None:
         """modwrite landed *name* here, the directory's mtime moving from
         *mtime_before* to *mtime_after*: if the listing was current before,
-        update it in O(1) instead of reading the directory again.
+        on a filesystem with timestamps finer than a microsecond, update it
+        in O(1) instead of reading the directory again.
 
-        Another tool's entry created in this directory during the landing
-        (between the two ``fstat`` calls around the rename, microseconds) is
-        seen at the directory's next change or after one tick.
+        With coarser timestamps the landing's tick is still open: another
+        tool's entry created later in it does not move the mtime, so the
+        listing is read again at the next lookup (and once more after the
+        tick).  With fine ones, an entry created
+        during the landing (between the two ``fstat`` calls around the
+        rename, microseconds) is seen at the directory's next change.
         """
         if (
             self._path_mtime != mtime_before
-            or time.time_ns() < self._relist_until_ns
+            or self._relist_until_ns
+            or self._tick_ns > _FINEST_TICK_NS
             or self._case_insensitive(name)
         ):
             self.invalidate_caches()
@@ -327,20 +341,19 @@ class FileFinder(importlib.machinery.FileFinder):
             mtime, mtime_ns, device = -1.0, -1, None
         else:
             mtime, mtime_ns, device = st.st_mtime, st.st_mtime_ns, st.st_dev
-        if mtime == self._path_mtime and (
-            not self._relist_until_ns or time.time_ns() >= self._relist_until_ns
-        ):
+        if mtime == self._path_mtime and not self._relist_until_ns:
             return
         listed_at = time.time_ns()
         self._fill_cache()
         self._path_mtime = mtime
         if device is None:
-            self._relist_until_ns = 0
+            self._relist_until_ns = self._tick_ns = 0
             return
-        tick = tick_for(device, mtime_ns)
+        tick = self._tick_ns = tick_for(device, mtime_ns)
         # Until one tick (plus clock lag) after the change, a listing may
-        # miss entries created later in the change's tick.
-        uncertain_until = mtime_ns + tick + CLOCK_LAG_NS if tick > 1_000 else 0
+        # miss entries created later in the change's tick: such a listing is
+        # read again at every lookup, until one is taken after that time.
+        uncertain_until = mtime_ns + tick + CLOCK_LAG_NS if tick > _FINEST_TICK_NS else 0
         self._relist_until_ns = uncertain_until if listed_at < uncertain_until else 0
 
     def _fill_cache(self) -> None:
