@@ -48,6 +48,24 @@ STEPS = [
         {"MODWRITE_LOAD_WRITES": "400"},
     ),
     Step(
+        "model",
+        "the hypothesis state machine of two processes on the 1-second ext4, 40 examples",
+        [
+            *PYTEST,
+            "tests/property/test_two_processes.py",
+            "-k",
+            "TestTwoProcesses",
+            "--hypothesis-show-statistics",
+            "-s",
+        ],
+        {"MODWRITE_MODEL_EXAMPLES": "40"},
+    ),
+    Step(
+        "netfs",
+        "readers on a second host of two caching tickfs mounts: when they see a write",
+        [PYTHON, "benchmarks/bench_netfs.py", "--trials", "6", "--cache", "1,3"],
+    ),
+    Step(
         "sweep",
         "every filesystem call of each write failed with seven errnos, interrupted, SIGKILLed",
         [*PYTEST, "tests/test_sweep.py"],
@@ -87,11 +105,43 @@ def tail(path: Path, lines: int = 3) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def summary_rst(
+    results: list[tuple[str, int, float]], elapsed: float, steps: dict[str, Step]
+) -> str:
+    """The summary as a reStructuredText table, with the machine."""
+    import platform
+
+    lines = [
+        f"One run of ``python3 tools/prove_long.py`` (CPython {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs, "
+        f"{time.strftime('%Y-%m-%d')}): {elapsed / 60:.1f} minutes.",
+        "",
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - Step",
+        "     - Command",
+        "     - Result",
+        "     - Time",
+    ]
+    for name, status, seconds in results:
+        lines += [
+            f"   * - {name}: {steps[name].what}",
+            f"     - ``{command_line(steps[name])}``",
+            f"     - {'passed' if status == 0 else '**failed**'}",
+            f"     - {seconds / 60:.1f} min",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("steps", nargs="*", help="run these steps only (default: all)")
     parser.add_argument("--list", action="store_true", help="print the steps and exit")
     parser.add_argument("--logs", type=Path, help="where the steps' output goes")
+    parser.add_argument(
+        "--rst", type=Path, help="also write the summary as a table (docs/results/long.rst)"
+    )
     args = parser.parse_args()
     known = {step.name: step for step in STEPS}
     unknown = [name for name in args.steps if name not in known]
@@ -125,7 +175,10 @@ def main() -> int:
     print(f"\n{'step':<10} {'status':<8} {'seconds':>8}")
     for name, status, seconds in results:
         print(f"{name:<10} {'ok' if status == 0 else 'FAILED':<8} {seconds:>8.0f}")
-    print(f"{'total':<10} {'':<8} {time.monotonic() - total:>8.0f}")
+    elapsed = time.monotonic() - total
+    print(f"{'total':<10} {'':<8} {elapsed:>8.0f}")
+    if args.rst:
+        args.rst.write_text(summary_rst(results, elapsed, known))
     return 0 if all(status == 0 for _, status, _ in results) else 1
 
 
