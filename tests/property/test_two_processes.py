@@ -25,7 +25,7 @@ modwrite has no deletion API: a deletion is another tool's (``os.unlink`` of
 the source and, as *Guarantees and limits* asks, of its ``__pycache__``
 entries; ``shutil.rmtree`` of a package).
 
-The fast part runs in CI (a fixed seed); the long part (about 4-6 minutes
+The fast part runs in CI (a fixed seed); the long part (3-7 minutes
 on 2 cores, nearly all of it the visibility waits of the writes)::
 
     MODWRITE_MODEL_EXAMPLES=40 python -m pytest -p no:cacheprovider \\
