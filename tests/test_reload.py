@@ -335,6 +335,23 @@ def test_constants_mutated_at_run_time_are_not_a_change(
     assert modwrite.changed_modules([module]) == []
 
 
+def test_a_constant_the_program_rebinds_is_not_a_change(
+    root: Path, unique_name: str, bytecode_on: None
+) -> None:
+    """A module this process imported itself (its import wrote a timestamp
+    pyc), whose constant the program then rebinds, as IPython does with
+    jedi.settings: not a change, so no reload undoes the program's
+    setting (CI found the reload)."""
+    path = root / f"{unique_name}.py"
+    path.write_text("CASE_INSENSITIVE = True\nLIMIT = 10\n")
+    module = importlib.import_module(unique_name)
+    _assert_pyc(path)
+    module.CASE_INSENSITIVE = False
+    assert modwrite.changed_modules([module]) == []
+    assert modwrite.reload_changed(modules=[module]) == []
+    assert module.CASE_INSENSITIVE is False
+
+
 @pytest.mark.parametrize(
     ("source", "values", "differ"),
     [

@@ -39,20 +39,22 @@ while after it was compiled from these bytes.  A pyc written since may have
 been written after the import (another process's ``write_module()`` replaces
 a file and its cache together), so the module is asked first: the current
 source is compiled and its code compared with the code of the module's own
-functions and methods (what ran), else the immutable literals the source
-binds once (``V = 2``) are compared with the module's values; only when
-neither tells does that pyc decide.  A write by modwrite that is about to
+functions and methods (what ran), else, when the pyc is a hash-based one
+naming the source (no import writes those), the immutable literals the
+source binds once (``V = 2``) are compared with the module's values; only
+when neither tells does that pyc decide.  A write by modwrite that is about to
 replace a loaded module's file and cache looks first
 (:func:`learn_what_ran`).
 
 What cannot be known, and is taken from the file (or its cache) at the first
-check: what ran for a module with neither functions nor literal constants
-(``X = compute()``) whose source changed between the import and that first
-check, when its import left no bytecode cache to read
-(:data:`sys.dont_write_bytecode`, an unwritable ``__pycache__``), another
-process rewrote the cache too, or an import hook loaded it (its cache is its
-own).  :func:`modwrite.install` closes it (its loader records the bytes it
-compiles), as does a call to :func:`changed_modules` after start-up.  The
+check: what ran for a module without functions whose source changed
+between the import and that first check, when its import left no bytecode
+cache to read (:data:`sys.dont_write_bytecode`, an unwritable
+``__pycache__``), another process rewrote the cache too with other than a
+hash-based pyc (or the module binds no literal constant), or an import hook
+loaded it (its cache is its own).  :func:`modwrite.install` closes it (its
+loader records the bytes it compiles), as does a call to
+:func:`changed_modules` after start-up.  The
 converse error is harmless: a bytecode cache left over from an older
 version, with bytecode writing off, reports the module changed once, and the
 reload runs the same source.

@@ -76,8 +76,10 @@ def other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) ->
     and its cache together (another process's ``write_module()``): the
     module's own objects are asked first -- its functions' code (compared
     with the cache's code when the cache names these bytes, else with the
-    bytes compiled), else the values of the immutable literals it binds once
-    (``V = 2``) -- and the cache only when they cannot tell.
+    bytes compiled), else, when the cache is a hash-based pyc naming these
+    bytes (which no stock import writes), the values of the immutable
+    literals it binds once (``V = 2``) -- and the cache only when they
+    cannot tell.
     """
     cached = _read_pyc(module, path)
     said = None if cached is None else _cache_says_other_bytes(cached[0], data, key, cached[1])
@@ -90,7 +92,13 @@ def other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) ->
         except Exception:  # it imported, so what ran compiled: not these bytes
             return True
     differs = _live_code_differs(module, path, now)
-    if differs is None:
+    if differs is None and cached is not None and said is False and _hash_based(cached[0]):
+        # A hash-based pyc naming these bytes, written since the process
+        # started: no stock import of this process wrote it (imports write
+        # timestamp pycs), another writer did, perhaps after the import.
+        # Only then are constants compared: a program may rebind them at
+        # run time (IPython sets jedi.settings'), which must not read as a
+        # change of a module this process imported and cached itself.
         differs = _live_constants_differ(module, data)
     if differs is not None:
         return differs
@@ -103,6 +111,11 @@ def other_bytes_ran(module: ModuleType, path: str, data: bytes, key: StatKey) ->
     except Exception:  # a corrupt cache did not run
         return False
     return not (isinstance(ran, CodeType) and ran == now)
+
+
+def _hash_based(pyc: bytes) -> bool:
+    """Is *pyc* a hash-based pyc (PEP 552)?"""
+    return bool(int.from_bytes(pyc[4:8], "little") & 0b1)
 
 
 def _cached_code(pyc: bytes) -> CodeType | None:
