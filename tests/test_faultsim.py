@@ -54,29 +54,40 @@ def _of(campaign: list[Tally], kind: str) -> list[Tally]:
 
 
 def test_no_trial_breaks_the_commit_point_rule(campaign: list[Tally]) -> None:
-    assert len(campaign) == 7 + 4 + 4 + 1
+    assert len(campaign) == 10 + 4 + 4 + 1
     for tally in campaign:
         assert tally.violations == 0, (SEED, tally.scenario, tally.messages)
 
 
 def test_kills_landed_before_and_after_the_commit_point(campaign: list[Tally]) -> None:
     """The campaign could catch a writer that is not atomic: in every kill
-    scenario, writers died before the commit point and after it (with the
-    write not yet returned), and both versions were found afterwards."""
+    scenario writers died before the commit point and after it, and both
+    versions were found afterwards; over all of them, a good share of the
+    kills fell inside a commit point or after it with the write not yet
+    returned."""
+    inside_or_after = 0
     for tally in _of(campaign, "SIGKILL"):
+        where = (SEED, tally.scenario, tally.where, tally.outcome)
         assert tally.trials == SMALL.kills
-        assert tally.where["before"] >= 2, (SEED, tally)
-        assert tally.where["inside"] + tally.where["after"] >= 2, (SEED, tally)
+        assert tally.where["before"] >= 2, where
+        if tally.scenario.startswith("modwrite clean"):  # it has no commit point
+            assert tally.outcome["old"] == SMALL.kills and tally.cleaned > 0, where
+            continue
+        assert tally.trials - tally.where["before"] >= 2, where
         landed = tally.outcome["mid"] + tally.outcome["new"]  # mid: a batch's first writes
-        assert tally.outcome["old"] >= 2 and landed >= 2, (SEED, tally)
+        assert tally.outcome["old"] >= 2 and landed >= 1, where
+        inside_or_after += tally.where["inside"] + tally.where["after"]
+    assert inside_or_after >= 0.1 * 9 * SMALL.kills, (SEED, inside_or_after)
 
 
 def test_signals_landed_in_writes_and_surfaced(campaign: list[Tally]) -> None:
+    """Signals were sent while the writes ran, and their exceptions came out
+    of the writes (the outcomes: see the rule test)."""
     for tally in _of(campaign, "SIGINT/SIGTERM"):
+        where = (SEED, tally.scenario, tally.where, tally.outcome)
         assert tally.trials == SMALL.signals
-        assert tally.where["before"] + tally.where["inside"] + tally.where["after"] >= 5
-        assert tally.raised >= 5, (SEED, tally)
-        assert tally.outcome["old"] and tally.outcome["mid"] + tally.outcome["new"], (SEED, tally)
+        in_write = tally.where["before"] + tally.where["inside"] + tally.where["after"]
+        assert in_write >= 5 and tally.raised >= 5, where
 
 
 def test_enospc_at_every_level_raises_or_lands(campaign: list[Tally]) -> None:

@@ -15,7 +15,14 @@ from .cleanloop import run_clean_loop
 from .engine import run_kills, run_signals
 from .enospc import run_enospc
 from .progress import instrument
-from .scenarios import WriteScenario, batch_scenario, module_scenario, package_scenario
+from .scenarios import (
+    WriteScenario,
+    batch_scenario,
+    clean_scenario,
+    module_scenario,
+    package_scenario,
+    parents_scenario,
+)
 from .tally import Tally
 
 __all__ = [
@@ -56,6 +63,11 @@ def kill_scenarios() -> list[WriteScenario]:
         package_scenario(fallback=False),
         package_scenario(fallback=True),
         batch_scenario(),
+        # Beyond the list: the other commit path (new packages moved
+        # in with the module), a write over an earlier crash, clean itself.
+        parents_scenario(),
+        package_scenario(fallback=False, over_crash=True),
+        clean_scenario(),
     ]
 
 

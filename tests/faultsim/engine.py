@@ -31,7 +31,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +45,12 @@ from .tally import Tally
 __all__ = ["Timing", "calibrate", "run_kills", "run_signals"]
 
 
-def outcome(index: int, states: list[Any]) -> str:
-    if index == 0:
+def outcome(scenario: WriteScenario, index: int) -> str:
+    """``old``, ``new``, or ``mid`` (a batch with some of its writes landed)."""
+    found = scenario.versions[index]
+    if found == scenario.versions[0]:
         return "old"
-    return "new" if index == len(states) - 1 else "mid"
+    return "new" if found == scenario.versions[-1] else "mid"
 
 
 @dataclass(frozen=True)
@@ -104,15 +106,23 @@ def _write_child(
 
 
 def check_unharmed(
-    scenario: WriteScenario, states: list[Any], root: Path, status: int, mark: Mark
+    scenario: WriteScenario,
+    states: list[Any],
+    root: Path,
+    status: int,
+    mark: Mark,
+    before: list[str],
 ) -> None:
-    """An unharmed writer returned: the new version, nothing left over.
+    """An unharmed writer returned: the new version, no leftover but those
+    *before* it (the damage's).
 
     :raises CommitPointViolation: not so."""
     if os.waitstatus_to_exitcode(status) != 0 or not mark.returned:
         raise CommitPointViolation(f"unharmed write failed: status {status}")
-    if state_index(states, root) != len(states) - 1 or leftovers(root):
-        raise CommitPointViolation(f"unharmed write left {leftovers(root)}")
+    if states[state_index(states, root)] != states[-1]:
+        raise CommitPointViolation("unharmed write did not land")
+    if not set(leftovers(root)) <= set(before):
+        raise CommitPointViolation(f"unharmed write left {leftovers(root)} (before: {before})")
     verify_import(root, scenario.versions[-1])
 
 
@@ -126,13 +136,14 @@ def calibrate(
     for run in range(runs):
         root = base / f"calibrate-{run}"
         root.mkdir()
-        scenario.setup(root)
+        scenario.prepare(root)
+        before = leftovers(root)
         progress.reset(0)
         pid = fork(_write_child, scenario, root, progress, 0, None)
         _, status = os.waitpid(pid, 0)
         mark = progress.read(0)
         try:
-            check_unharmed(scenario, states, root, status, mark)
+            check_unharmed(scenario, states, root, status, mark, before)
         except CommitPointViolation as exc:
             tally.violation(f"{scenario.name}: calibration {run}: {exc}")
         marks.append(mark)
@@ -152,6 +163,7 @@ class _Trial:
     slot: int
     root: Path
     delay: float | None  # None: a control
+    before: list[str] = field(default_factory=list)  # leftovers before the write
 
 
 class _Spans:
@@ -165,10 +177,13 @@ class _Spans:
 
     def timing(self) -> Timing:
         totals = sorted(m.t_return - m.t_start for m in self.marks)
+        total = totals[int(0.75 * (len(totals) - 1) + 0.5)]
+        if not all(m.begun for m in self.marks):  # no commit point marked (clean)
+            return Timing(total, total, total)
         return Timing(
             statistics.median(m.t_begin - m.t_start for m in self.marks),
             statistics.median(m.t_end - m.t_start for m in self.marks),
-            totals[int(0.75 * (len(totals) - 1) + 0.5)],
+            total,
         )
 
 
@@ -208,7 +223,8 @@ def run_kills(
             trial = _Trial(next_index, free.pop(), base / f"t{next_index}", delay)
             next_index += 1
             trial.root.mkdir()
-            scenario.setup(trial.root)
+            scenario.prepare(trial.root)
+            trial.before = leftovers(trial.root) if control else []
             progress.reset(trial.slot)
             pid = fork(_write_child, scenario, trial.root, progress, trial.slot, trial.delay)
             in_flight[pid] = trial
@@ -222,7 +238,7 @@ def run_kills(
             controls += 1
             spans.add(mark)
             try:
-                check_unharmed(scenario, states, done.root, status, mark)
+                check_unharmed(scenario, states, done.root, status, mark, done.before)
             except CommitPointViolation as exc:
                 tally.violation(f"{scenario.name}: control {done.index}: {exc}")
             shutil.rmtree(done.root, ignore_errors=True)
@@ -234,7 +250,7 @@ def run_kills(
             if code != -signal.SIGKILL:
                 raise CommitPointViolation(f"writer exited {code}, not killed")
             index, cleaned = check_kill(scenario, states, done.root, mark)
-            tally.outcome[outcome(index, states)] += 1
+            tally.outcome[outcome(scenario, index)] += 1
             tally.cleaned += cleaned
         except Exception as exc:
             tally.violation(
@@ -244,10 +260,14 @@ def run_kills(
         shutil.rmtree(done.root, ignore_errors=True)
     tally.seconds = time.monotonic() - started
     timing = spans.timing()
+    ends = (
+        f"its last commit point ends at {timing.commit_s * 1e3:.2f} ms (median), "
+        if all(m.begun for m in spans.marks)
+        else "no commit point marked, "
+    )
     tally.note = (
-        f"{controls} unharmed controls; a write's last commit ends at "
-        f"{timing.commit_s * 1e3:.2f} ms (median), it returns by {timing.total_s * 1e3:.1f} ms "
-        "(third quartile)"
+        f"{controls} unharmed controls; {ends}"
+        f"it returns by {timing.total_s * 1e3:.1f} ms (third quartile)"
     )
     return tally
 
@@ -274,9 +294,10 @@ def check_kill(
     try:
         before: int | None = state_index(states, root)
     except CommitPointViolation:
-        if not (
-            scenario.package and mark.where == "inside" and package_parked(root, scenario.package)
-        ):
+        missing_allowed = mark.where == "inside" or (
+            scenario.damage is not None and mark.done == 0
+        )
+        if not (scenario.package and missing_allowed and package_parked(root, scenario.package)):
             raise
         before = None
     if before is not None:
@@ -396,7 +417,7 @@ def run_signals(
         delay = timing.draw(rng)
         root = base / f"s{index}"
         root.mkdir()
-        scenario.setup(root)
+        scenario.prepare(root)
         progress.reset(0)
         read_end, write_end = os.pipe()
         pid = fork(_signal_child, scenario, root, states, progress, signum, write_end)
@@ -435,7 +456,7 @@ def run_signals(
             if after != report["state"]:
                 raise CommitPointViolation(f"state {after} after clean, {report['state']} before")
             verify_import(root, scenario.versions[after])
-            tally.outcome[outcome(after, states)] += 1
+            tally.outcome[outcome(scenario, after)] += 1
         except Exception as exc:
             tally.violation(
                 f"{scenario.name}: {name} trial {index} (delay {delay * 1e3:.3f} ms, {where}): "

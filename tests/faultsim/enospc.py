@@ -34,6 +34,7 @@ import modwrite
 from modwrite import _atomic, _clean, _write
 
 from ..faults import CommitPointViolation, leftovers, state_index
+from .engine import outcome
 from .scenarios import WriteScenario, expected_states, verify_import
 from .tally import Tally
 
@@ -231,9 +232,7 @@ def run_enospc(scenario: WriteScenario, fs: Path, *, margin: int = MARGIN) -> Ta
             try:
                 at, index, raised, cleaned = _one(scenario, fs, states, resource, level)
                 measured[resource].append(at)
-                tally.outcome[
-                    "old" if index == 0 else "new" if index == len(states) - 1 else "mid"
-                ] += 1
+                tally.outcome[outcome(scenario, index)] += 1
                 tally.raised += raised
                 tally.cleaned += cleaned
             except Exception as exc:

@@ -22,17 +22,19 @@ import modwrite
 from modwrite import _package
 from modwrite._parked import parked_trees
 
-from ..faults import CommitPointViolation, snapshot
+from ..faults import CommitPointViolation, is_leftover, snapshot
 
 __all__ = [
     "WriteScenario",
     "batch_scenario",
+    "clean_scenario",
     "expected_states",
     "imported_version",
     "module_scenario",
     "package_files",
     "package_scenario",
     "package_versions",
+    "parents_scenario",
     "source",
     "verify_import",
 ]
@@ -75,6 +77,10 @@ class WriteScenario:
         parked, while the writer is inside the fallback's commit.
     :ivar parallel: how many writers the kill campaign runs at once (each
         under its own root).
+    :ivar damage: run after *setup* (by the parent): a crash of an earlier
+        writer that left *package* missing, its old tree parked; the first
+        state is still the old version (what ``clean`` restores), and until
+        the first commit point the package may be missing.
     """
 
     name: str
@@ -85,6 +91,13 @@ class WriteScenario:
     wrap: Callable[[], AbstractContextManager[None]] | None = None
     package: str | None = None
     parallel: int = 2
+    damage: Callable[[Path], object] | None = None
+
+    def prepare(self, root: Path) -> None:
+        """The old version under *root*, and the damage if any."""
+        self.setup(root)
+        if self.damage is not None:
+            self.damage(root)
 
     def context(self) -> AbstractContextManager[None]:
         return self.wrap() if self.wrap is not None else _nothing()
@@ -159,19 +172,64 @@ def package_versions(p: str, version: str | None, odd: bool) -> Versions:
     }
 
 
-def package_scenario(fallback: bool, **kw: object) -> WriteScenario:
+def _crashed_swap(root: Path) -> None:
+    """An earlier writer of the package died between the fallback's two
+    renames: the package is missing, its old tree parked."""
+    from ..faults import crash_between_the_fallback_renames
+
+    crash_between_the_fallback_renames(root, PACKAGE)
+
+
+def package_scenario(fallback: bool, *, over_crash: bool = False, **kw: object) -> WriteScenario:
     """A package replaced whole by one with other files: on the exchange path
-    or on the two-rename fallback."""
+    or on the two-rename fallback; *over_crash*: where an earlier writer
+    died between the fallback's renames (the package missing, parked)."""
     p = PACKAGE
     old_files, new_files = package_files(p, "old", False), package_files(p, "new", True)
+    if over_crash:
+        kw["damage"] = _crashed_swap
     return WriteScenario(
-        name=f"write_package {'fallback' if fallback else 'exchange'}",
+        name=f"write_package {'fallback' if fallback else 'exchange'}"
+        + (" over a crashed swap" if over_crash else ""),
         fs="fine",
         setup=lambda r: modwrite.write_package(p, old_files, root=r, visibility="process"),
         steps=(lambda r: modwrite.write_package(p, new_files, root=r),),
         versions=(package_versions(p, "old", False), package_versions(p, "new", True)),
         wrap=no_exchange if fallback else None,
         package=p,
+        **kw,
+    )
+
+
+def parents_scenario(**kw: object) -> WriteScenario:
+    """A module written with ``parents=True`` under two new packages: they
+    appear with it, by one rename."""
+    name = PREFIX + "pa.b.m"
+    text = source(name, "new", 500)
+    return WriteScenario(
+        name="write_module parents=True",
+        fs="fine",
+        setup=lambda r: None,
+        steps=(lambda r: modwrite.write_module(name, text, root=r, parents=True),),
+        versions=({name: None}, {name: "new"}),
+        **kw,
+    )
+
+
+def clean_scenario(**kw: object) -> WriteScenario:
+    """``modwrite clean`` putting back a package a crash left parked (and
+    removing the crashed writer's staging tree): killed itself, a second
+    ``clean`` must finish the job, the package never lost."""
+    p = PACKAGE
+    old_files = package_files(p, "old", False)
+    return WriteScenario(
+        name="modwrite clean of a crashed swap",
+        fs="fine",
+        setup=lambda r: modwrite.write_package(p, old_files, root=r, visibility="process"),
+        steps=(lambda r: modwrite.clean(r),),
+        versions=(package_versions(p, "old", False), package_versions(p, "old", False)),
+        package=p,
+        damage=_crashed_swap,
         **kw,
     )
 
@@ -209,18 +267,24 @@ def batch_scenario(**kw: object) -> WriteScenario:
 
 
 def expected_states(scenario: WriteScenario, root: Path) -> list[dict[str, object]]:
-    """The disk states the scenario may leave (see :func:`tests.faults.snapshot`):
-    computed by running it unharmed under *root* (which it removes)."""
+    """The disk states the scenario may leave (see :func:`tests.faults.snapshot`;
+    leftovers aside, as the damage leaves some): computed by running it
+    unharmed under *root* (which it removes)."""
     import shutil
+
+    def state() -> dict[str, object]:
+        return {k: v for k, v in snapshot(root).items() if not is_leftover(k)}
 
     root.mkdir()
     scenario.setup(root)
-    states = [snapshot(root)]
+    states = [state()]
+    if scenario.damage is not None:
+        scenario.damage(root)
     with scenario.context():
         with modwrite.batch() if len(scenario.steps) > 1 else _nothing():
             for step in scenario.steps:
                 step(root)
-                states.append(snapshot(root))
+                states.append(state())
     verify_import(root, scenario.versions[-1])
     shutil.rmtree(root)
     return states
@@ -273,8 +337,8 @@ def imported_version(name: str) -> str | None:
     try:
         module = importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
+        if exc.name is not None and (name + ".").startswith(exc.name + "."):
+            return None  # it, or a package it would be in
         raise CommitPointViolation(f"import {name}: {exc!r}") from exc
     except Exception as exc:
         raise CommitPointViolation(f"import {name}: {exc!r}") from exc
