@@ -21,6 +21,8 @@ import modwrite._reload
 import modwrite._write  # noqa: F401 - see import_state
 from modwrite.pytest_plugin import ImportRoot
 
+from .faults import leftovers  # noqa: F401 - the tests import it from here
+
 pytest_plugins = ["pytester", "tests.fskit.fixtures"]
 
 _counter = itertools.count()
@@ -115,13 +117,6 @@ def sticky_dir() -> Iterator[Path]:
     """A world-writable sticky directory, as /tmp is (01777)."""
     with _reachable_dir(0o1777) as directory:
         yield directory
-
-
-def leftovers(directory: Path) -> list[str]:
-    """modwrite's temporary and parked entries anywhere under *directory*."""
-    from modwrite._tempnames import parse
-
-    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if parse(p.name))
 
 
 def child_env() -> dict[str, str]:

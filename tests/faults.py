@@ -301,3 +301,71 @@ def crash_between_the_fallback_renames(root: Path, leaf: str = "pkg") -> None:
 
     assert run_in_child(child) == -signal.SIGKILL
     assert not os.path.lexists(target)
+
+
+# -- the commit-point rule -----------------------------------------------------------
+#
+# One checker, used by the deterministic sweep (tests/test_sweep.py) and the
+# random campaign (tests/faultsim): the disk holds an allowed state (the old
+# version, or the one after a step of the write), plus only entries named as
+# modwrite's temporaries, which ``clean`` removes (or, for a parked package,
+# puts back), and nothing else.
+
+
+class CommitPointViolation(AssertionError):
+    """The disk breaks the commit-point rule."""
+
+
+def leftovers(directory: Path) -> list[str]:
+    """modwrite's temporary and parked entries anywhere under *directory*."""
+    return sorted(
+        str(p.relative_to(directory)) for p in directory.rglob("*") if _tempnames.parse(p.name)
+    )
+
+
+def is_leftover(relative: str) -> bool:
+    """Is the path *relative* (to a root) inside or at one of modwrite's
+    temporary, parked or trash entries?"""
+    return any(
+        marker in relative for marker in (".modwrite-tmp", ".modwrite-old", ".modwrite-trash")
+    )
+
+
+def state_index(states: list[dict[str, object]], root: Path) -> int:
+    """Which of the allowed *states* (snapshots, see :func:`snapshot`) the
+    disk under *root* is in, modwrite's leftovers aside.
+
+    :raises CommitPointViolation: it is in none."""
+    tree = {k: v for k, v in snapshot(root).items() if not is_leftover(k)}
+    for index, state in enumerate(states):
+        if tree == state:
+            return index
+    differences = []
+    for index, state in enumerate(states):
+        differing = sorted(k for k in set(tree) | set(state) if tree.get(k) != state.get(k))
+        differences.append(f"state {index} differs at {differing}")
+    raise CommitPointViolation(
+        f"disk in no allowed state: {sorted(tree)}; " + "; ".join(differences)
+    )
+
+
+def clean_after_kill(states: list[dict[str, object]], root: Path) -> tuple[int, int]:
+    """After a writer under *root* was killed (and reaped): ``clean`` acts on
+    exactly the leftovers, fails on none, leaves none, and the disk is in an
+    allowed state.  Returns that state's index and how many leftovers
+    ``clean`` removed or put back.
+
+    :raises CommitPointViolation: any of that is not so."""
+    from modwrite import _clean
+
+    before = leftovers(root)
+    report = _clean.clean(str(root))
+    acted = [*report.removed, *(parked for parked, _ in report.restored)]
+    if report.failed:
+        raise CommitPointViolation(f"clean failed: {report.failed}")
+    if leftovers(root):
+        raise CommitPointViolation(f"clean left {leftovers(root)} (of {before})")
+    outside = [p for p in acted if str(Path(p).relative_to(root)) not in before]
+    if outside:
+        raise CommitPointViolation(f"clean acted on entries that are no leftovers: {outside}")
+    return state_index(states, root), len(acted)

@@ -52,13 +52,16 @@ from modwrite._parked import parked_trees
 
 from .conftest import leftovers
 from .faults import (
+    CommitPointViolation,
     Injection,
+    clean_after_kill,
     crash_between_the_fallback_renames,
     inject,
     lock_is_free,
     open_fds,
     run_in_child,
     snapshot,
+    state_index,
 )
 
 FULL = os.environ.get("MODWRITE_SWEEP") == "full"
@@ -239,17 +242,10 @@ def _fresh_root(base: Path, label: str) -> Path:
 def _state_index(expected: Expected, root: Path) -> int:
     """Which allowed state the disk is in (modwrite's leftovers aside);
     fails the test when it is in none."""
-    tree = {k: v for k, v in snapshot(root).items() if not _is_leftover(k)}
-    for index, state in enumerate(expected.states):
-        if tree == state:
-            return index
-    pytest.fail(f"disk in no allowed state: {sorted(tree)}")
-
-
-def _is_leftover(relative: str) -> bool:
-    return any(
-        marker in relative for marker in (".modwrite-tmp", ".modwrite-old", ".modwrite-trash")
-    )
+    try:
+        return state_index(expected.states, root)
+    except CommitPointViolation as exc:
+        pytest.fail(str(exc))
 
 
 def _check_imports(scenario: Scenario, root: Path, version: str) -> None:
@@ -331,9 +327,11 @@ def _run_killed(scenario: Scenario, expected: Expected, base: Path, injection: I
         assert leftovers(root) == [], where
         return False
     assert status == -signal.SIGKILL, where
-    _clean.clean(str(root))  # between the fallback's renames, it puts the package back
-    assert leftovers(root) == [], where
-    _state_index(expected, root)
+    # Between the fallback's renames, clean puts the package back.
+    try:
+        clean_after_kill(expected.states, root)
+    except CommitPointViolation as exc:
+        pytest.fail(f"{where}: {exc}")
     return True
 
 

@@ -80,15 +80,25 @@ class deferred_signals:
     def __enter__(self) -> deferred_signals:
         if threading.current_thread() is not threading.main_thread():
             return self
-        self._active = True
         state = _state
-        state.depth += 1
-        if state.depth == 1:
-            for signum in _SIGNALS:
-                handler = _sig.getsignal(signum)
-                if callable(handler):
-                    state.saved[signum] = handler
-                    _sig.signal(signum, _record)
+        depth = state.depth
+        try:
+            state.depth = depth + 1
+            self._active = True
+            if not depth:
+                for signum in _SIGNALS:
+                    handler = _sig.getsignal(signum)
+                    if callable(handler):
+                        state.saved[signum] = handler
+                        _sig.signal(signum, _record)
+        except BaseException:
+            # A signal whose handler was not swapped yet arrived, and that
+            # handler raised: the block does not start; what was swapped
+            # is put back, what was recorded delivered.
+            if state.depth == depth + 1:
+                self._active = True
+                self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(
@@ -105,10 +115,11 @@ class deferred_signals:
         if state.depth:
             return
         saved, state.saved = state.saved, {}
-        for signum, handler in saved.items():
-            _sig.signal(signum, handler)
-        if state.pending:
-            _deliver(saved)
+        try:
+            _put_back(saved)
+        finally:
+            if state.pending:
+                _deliver(saved)
 
     def checkpoint(self) -> None:
         """Deliver a signal received so far (the caller is at a point where an
@@ -136,6 +147,25 @@ class _Interruptible:
     def __exit__(self, *exc_info: object) -> None:
         if self._active:
             _state.interruptible -= 1
+
+
+def _put_back(handlers: dict[int, Handler]) -> None:
+    """Install the original *handlers* again, every one of them.
+
+    A signal may arrive meanwhile, and CPython runs its Python handler at the
+    next check point, which may fall between two of these calls: the handler
+    it finds there may be an original one, already back, that raises
+    (``KeyboardInterrupt``).  Then they are all put back (again: setting one
+    twice is harmless) before the exception goes on.  Only a second signal,
+    arriving during that second round, could still cut in.
+    """
+    try:
+        for signum, handler in handlers.items():
+            _sig.signal(signum, handler)
+    except BaseException:
+        for signum, handler in handlers.items():
+            _sig.signal(signum, handler)
+        raise
 
 
 def _record(signum: int, frame: FrameType | None) -> None:

@@ -54,6 +54,16 @@ def mount_fine_ext4(workdir: Path, size_mb: int = 2048) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
+def mount_tiny_ext4(workdir: Path, size_mb: int = 1, inodes: int = 128) -> Iterator[Path]:
+    """A *size_mb* MiB ext4 small enough to fill, block by block: 1 KiB
+    blocks, about *inodes* inodes, no journal, no blocks reserved for root
+    (``statvfs().f_bavail`` is what a write can use), nanosecond timestamps."""
+    extra = ("-b", "1024", "-m", "0", "-N", str(inodes), "-O", "^has_journal")
+    with _mounted_ext4(workdir, size_mb, inode_size=256, label="tiny-ext4", extra=extra) as root:
+        yield root
+
+
+@contextlib.contextmanager
 def _mounted_ext4(
     workdir: Path,
     size_mb: int,
@@ -61,6 +71,7 @@ def _mounted_ext4(
     inode_size: int,
     label: str,
     bytes_per_inode: int | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[Path]:
     if os.geteuid() != 0:
         raise RuntimeError("mounting an ext4 image needs root (mkfs + loop mount)")
@@ -87,7 +98,7 @@ def _mounted_ext4(
         image.unlink()
         raise RuntimeError(f"mounting an ext4 image: cannot prepare {image}: {exc}") from exc
     try:
-        _make_and_mount(image, mount_point, inode_size, bytes_per_inode)
+        _make_and_mount(image, mount_point, inode_size, bytes_per_inode, extra)
         yield mount_point
     finally:
         try:
@@ -102,13 +113,18 @@ def _mounted_ext4(
 
 
 def _make_and_mount(
-    image: Path, mount_point: Path, inode_size: int, bytes_per_inode: int | None
+    image: Path,
+    mount_point: Path,
+    inode_size: int,
+    bytes_per_inode: int | None,
+    extra: tuple[str, ...] = (),
 ) -> None:
     """Format *image* as ext4 with *inode_size*-byte inodes (and one inode
-    per *bytes_per_inode* bytes, if given) and loop-mount it on *mount_point*."""
+    per *bytes_per_inode* bytes, if given; *extra* options of mkfs.ext4) and
+    loop-mount it on *mount_point*."""
     density = [] if bytes_per_inode is None else ["-i", str(bytes_per_inode)]
     status, output = run(
-        ["mkfs.ext4", "-q", "-F", "-I", str(inode_size), *density, str(image)],
+        ["mkfs.ext4", "-q", "-F", "-I", str(inode_size), *density, *extra, str(image)],
         COMMAND_TIMEOUT_S,
     )
     if status != 0:

@@ -1,0 +1,229 @@
+"""Where a child writer is in its write, in memory it shares with the
+campaign's parent; and a kill timer the kernel fires.
+
+A forked writer marks its progress in a slot of an anonymous shared
+mapping (inherited over ``fork``): the write started, each commit point
+entered and left, the write returned, with the ``CLOCK_MONOTONIC`` time of
+each.  The commit points are marked by wrapping the two functions that
+modwrite documents as its commit points (:func:`instrument`): the rename of
+a module's temporary file over its target
+(``_ModuleFileWriter.commit``) and the exchange or rename that moves a tree
+in (``swap_in``).  After a SIGKILL the slot says exactly where the writer
+died: nothing after the kill can write to it.
+
+:func:`arm_kill` asks the kernel (POSIX timer, ``timer_create`` with
+``SIGEV_SIGNAL``) to send a signal to this process after a delay: the kill
+lands at an arbitrary instruction, timed by a high-resolution timer, with no
+scheduling of the parent in between, so that many writers can be timed at
+once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import signal
+import struct
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+from modwrite import _atomic, _write
+
+__all__ = [
+    "Mark",
+    "Progress",
+    "arm_kill",
+    "commit_begins",
+    "commit_ends",
+    "die_with_parent",
+    "instrument",
+]
+
+_FORMAT = struct.Struct("<4i4d")
+
+
+class Mark(NamedTuple):
+    """A slot's content.
+
+    :ivar started: the write was called.
+    :ivar begun: commit points entered.
+    :ivar done: commit points left (the commit made).
+    :ivar returned: the write returned.
+    :ivar t_start: when it was called (``time.monotonic()``, seconds).
+    :ivar t_begin: when the first commit point was entered.
+    :ivar t_end: when the last commit point was left.
+    :ivar t_return: when it returned.
+    """
+
+    started: int
+    begun: int
+    done: int
+    returned: int
+    t_start: float
+    t_begin: float
+    t_end: float
+    t_return: float
+
+    @property
+    def where(self) -> str:
+        """Where the write was: ``"before"`` its (first) commit point,
+        ``"inside"`` one, ``"after"`` one (not returned), ``"returned"``."""
+        if self.returned:
+            return "returned"
+        if self.begun > self.done:
+            return "inside"
+        if self.done:
+            return "after"
+        return "before"
+
+    def allowed_states(self) -> set[int]:
+        """The state indexes the commit-point rule allows the disk to be in
+        (state *k*: after *k* commits): the commits made, and, inside a
+        commit, the one being made."""
+        if self.begun > self.done:
+            return {self.done, self.begun}
+        return {self.done}
+
+
+class Progress:
+    """*slots* slots of shared memory, one per writer in flight."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self._map = mmap.mmap(-1, slots * _FORMAT.size)
+
+    def reset(self, slot: int) -> None:
+        _FORMAT.pack_into(self._map, slot * _FORMAT.size, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0)
+
+    def read(self, slot: int) -> Mark:
+        return Mark(*_FORMAT.unpack_from(self._map, slot * _FORMAT.size))
+
+    def use(self, slot: int) -> None:
+        """In a child: mark this slot from now on."""
+        global _current
+        _current = (self, slot)
+
+    def _update(self, slot: int, **changes: float) -> None:
+        mark = self.read(slot)._replace(**changes)
+        _FORMAT.pack_into(self._map, slot * _FORMAT.size, *mark)
+
+
+_current: tuple[Progress, int] | None = None
+
+
+def _update(changes: Callable[[Mark], dict[str, Any]]) -> None:
+    if _current is not None:
+        progress, slot = _current
+        progress._update(slot, **changes(progress.read(slot)))
+
+
+def write_starts() -> None:
+    now = time.monotonic()
+    _update(lambda m: {"started": 1, "t_start": now})
+
+
+def write_returns() -> None:
+    now = time.monotonic()
+    _update(lambda m: {"returned": 1, "t_return": now})
+
+
+def commit_begins() -> None:
+    """A commit point is entered (called by the wrappers; a test's own
+    writer calls it around what it takes for its commit)."""
+    now = time.monotonic()
+    _update(lambda m: {"begun": m.begun + 1, "t_begin": m.t_begin or now})
+
+
+def commit_ends() -> None:
+    now = time.monotonic()
+    _update(lambda m: {"done": m.done + 1, "t_end": now})
+
+
+@contextmanager
+def instrument() -> Iterator[None]:
+    """Mark modwrite's commit points in the slot in use (no-ops in a process
+    that uses none)."""
+    real_commit = _atomic._ModuleFileWriter.commit
+    real_swap_in = _write.swap_in
+
+    def commit(self: Any, f: Any) -> None:
+        commit_begins()
+        real_commit(self, f)
+        commit_ends()
+
+    def swap_in(staging: str, target: str, *, replace: bool) -> str | None:
+        commit_begins()
+        replaced = real_swap_in(staging, target, replace=replace)
+        commit_ends()
+        return replaced
+
+    _atomic._ModuleFileWriter.commit = commit  # type: ignore[method-assign]
+    _write.swap_in = swap_in
+    try:
+        yield
+    finally:
+        _atomic._ModuleFileWriter.commit = real_commit  # type: ignore[method-assign]
+        _write.swap_in = real_swap_in
+
+
+# -- the kill timer -------------------------------------------------------------------
+
+
+class _Sigevent(ctypes.Structure):
+    _fields_ = (
+        ("sigev_value", ctypes.c_void_p),
+        ("sigev_signo", ctypes.c_int),
+        ("sigev_notify", ctypes.c_int),
+        ("_rest", ctypes.c_int * 12),
+    )
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = (("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long))
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = (("it_interval", _Timespec), ("it_value", _Timespec))
+
+
+_SIGEV_SIGNAL = 0
+_PR_SET_PDEATHSIG = 1
+_libc: Any = None
+
+
+def _c() -> Any:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def die_with_parent(parent: int) -> None:
+    """SIGKILL this process when its parent dies (a campaign stopped midway
+    leaves no writer behind)."""
+    _c().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before that
+        os._exit(1)
+
+
+def arm_kill(delay_s: float, signum: int = signal.SIGKILL) -> None:
+    """Have the kernel send *signum* to this process in *delay_s* seconds
+    (``CLOCK_MONOTONIC``; a timer of this process, not inherited by a
+    fork).
+
+    :raises OSError: the timer could not be made (errno preserved).
+    """
+    libc = _c()
+    event = _Sigevent(None, signum, _SIGEV_SIGNAL)
+    timer = ctypes.c_void_p()
+    if libc.timer_create(time.CLOCK_MONOTONIC, ctypes.byref(event), ctypes.byref(timer)):
+        err = ctypes.get_errno()
+        raise OSError(err, f"timer_create: {os.strerror(err)}")
+    ns = max(1, round(delay_s * 1e9))
+    spec = _Itimerspec(_Timespec(0, 0), _Timespec(ns // 10**9, ns % 10**9))
+    if libc.timer_settime(timer, 0, ctypes.byref(spec), None):
+        err = ctypes.get_errno()
+        raise OSError(err, f"timer_settime: {os.strerror(err)}")
