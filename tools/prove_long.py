@@ -61,6 +61,13 @@ STEPS = [
         {"MODWRITE_MODEL_EXAMPLES": "30"},
     ),
     Step(
+        "faults",
+        "1000 SIGKILLs per scenario at random moments, SIGINT/SIGTERM, ENOSPC at every "
+        "free-space level, clean beside live writers; every trial against the commit point",
+        [PYTHON, "-m", "tests.faultsim"],
+        timeout_s=900,
+    ),
+    Step(
         "netfs",
         "readers on a second host of two caching tickfs mounts: when they see a write",
         [PYTHON, "benchmarks/bench_netfs.py", "--trials", "6", "--cache", "1,3"],
