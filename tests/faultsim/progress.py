@@ -24,9 +24,8 @@ import ctypes
 import mmap
 import os
 import signal
-import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -42,7 +41,11 @@ __all__ = [
     "instrument",
 ]
 
-_FORMAT = struct.Struct("<4i4d")
+#: A slot: four int32 counters, then four float64 times (8-byte aligned).
+_INTS, _DOUBLES = 4, 4
+_SLOT_BYTES = 4 * _INTS + 8 * _DOUBLES
+_STARTED, _BEGUN, _DONE, _RETURNED = range(_INTS)
+_T_START, _T_BEGIN, _T_END, _T_RETURN = range(_DOUBLES)
 
 
 class Mark(NamedTuple):
@@ -89,57 +92,76 @@ class Mark(NamedTuple):
 
 
 class Progress:
-    """*slots* slots of shared memory, one per writer in flight."""
+    """*slots* slots of shared memory, one per writer in flight.
+
+    Every mark is one aligned store of one field (through typed memoryviews):
+    a writer killed while marking leaves the field old or new, never a
+    slot half written.  (``struct.pack_into`` zero-fills its target before
+    packing into it: a kill between the two left a slot of zeros.)  A time
+    is stored before the counter that says it is there.
+    """
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
-        self._map = mmap.mmap(-1, slots * _FORMAT.size)
+        self._map = mmap.mmap(-1, slots * _SLOT_BYTES)
+        self._ints = memoryview(self._map).cast("i")
+        self._doubles = memoryview(self._map).cast("d")
+
+    def _int(self, slot: int, field: int) -> int:
+        return slot * _SLOT_BYTES // 4 + field
+
+    def _double(self, slot: int, field: int) -> int:
+        return (slot * _SLOT_BYTES + 4 * _INTS) // 8 + field
 
     def reset(self, slot: int) -> None:
-        _FORMAT.pack_into(self._map, slot * _FORMAT.size, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0)
+        for field in range(_INTS):
+            self._ints[self._int(slot, field)] = 0
+        for field in range(_DOUBLES):
+            self._doubles[self._double(slot, field)] = 0.0
 
     def read(self, slot: int) -> Mark:
-        return Mark(*_FORMAT.unpack_from(self._map, slot * _FORMAT.size))
+        i, d = self._int(slot, 0), self._double(slot, 0)
+        return Mark(*self._ints[i : i + _INTS], *self._doubles[d : d + _DOUBLES])
 
     def use(self, slot: int) -> None:
         """In a child: mark this slot from now on."""
         global _current
         _current = (self, slot)
 
-    def _update(self, slot: int, **changes: float) -> None:
-        mark = self.read(slot)._replace(**changes)
-        _FORMAT.pack_into(self._map, slot * _FORMAT.size, *mark)
+    def mark(self, slot: int, counter: int, time_field: int, *, first: bool = False) -> None:
+        """Store the time now in *time_field* (unless *first* and already
+        set), then add one to *counter*."""
+        now = time.monotonic()
+        t = self._double(slot, time_field)
+        if not (first and self._doubles[t]):
+            self._doubles[t] = now
+        c = self._int(slot, counter)
+        self._ints[c] = self._ints[c] + 1
 
 
 _current: tuple[Progress, int] | None = None
 
 
-def _update(changes: Callable[[Mark], dict[str, Any]]) -> None:
-    if _current is not None:
-        progress, slot = _current
-        progress._update(slot, **changes(progress.read(slot)))
-
-
 def write_starts() -> None:
-    now = time.monotonic()
-    _update(lambda m: {"started": 1, "t_start": now})
+    if _current is not None:
+        _current[0].mark(_current[1], _STARTED, _T_START)
 
 
 def write_returns() -> None:
-    now = time.monotonic()
-    _update(lambda m: {"returned": 1, "t_return": now})
+    if _current is not None:
+        _current[0].mark(_current[1], _RETURNED, _T_RETURN)
 
 
 def commit_begins() -> None:
     """A commit point is entered (called by the wrappers; a test's own
     writer calls it around what it takes for its commit)."""
-    now = time.monotonic()
-    _update(lambda m: {"begun": m.begun + 1, "t_begin": m.t_begin or now})
+    if _current is not None:
+        _current[0].mark(_current[1], _BEGUN, _T_BEGIN, first=True)
 
 
 def commit_ends() -> None:
-    now = time.monotonic()
-    _update(lambda m: {"done": m.done + 1, "t_end": now})
+    if _current is not None:
+        _current[0].mark(_current[1], _DONE, _T_END)
 
 
 @contextmanager
