@@ -27,14 +27,15 @@ import pytest
 
 import modwrite
 from modwrite import _clean
-from tests.faultsim.campaign import Sizes, run_campaign
-from tests.faultsim.cleanloop import run_clean_loop
-from tests.faultsim.engine import run_kills, run_signals
-from tests.faultsim.enospc import run_enospc
-from tests.faultsim.progress import commit_begins, commit_ends, instrument
-from tests.faultsim.scenarios import MODULE, WriteScenario, source
-from tests.faultsim.tally import Tally, table
-from tests.fskit.coarse_ext4 import mount_tiny_ext4
+
+from .faultsim.campaign import Sizes, run_campaign
+from .faultsim.cleanloop import run_clean_loop
+from .faultsim.engine import run_kills, run_signals
+from .faultsim.enospc import run_enospc
+from .faultsim.progress import commit_begins, commit_ends, instrument
+from .faultsim.scenarios import MODULE, WriteScenario, source
+from .faultsim.tally import Tally, table
+from .fskit.coarse_ext4 import mount_tiny_ext4
 
 SEED = int(os.environ.get("MODWRITE_FAULTSIM_SEED") or random.SystemRandom().randrange(2**32))
 SMALL = Sizes(kills=30, signals=15, clean_rounds=30, enospc_margin=2, calibrations=5)

@@ -409,16 +409,29 @@ def run_signals(
     started = time.monotonic()
     base.mkdir(parents=True, exist_ok=True)
     states = expected_states(scenario, base / "expected")
-    marks = calibrate(scenario, base, states, calibrations, tally)
-    timing = _Spans(marks).timing()
+    # The first unharmed write warms up: left out of the spans.
+    spans = _Spans(calibrate(scenario, base, states, calibrations + 1, tally)[1:])
     progress = Progress(1)
-    for index in range(trials):
-        signum = rng.choice((signal.SIGINT, signal.SIGTERM))
-        delay = timing.draw(rng)
+    index = -1
+    while tally.trials < trials:
+        index += 1
         root = base / f"s{index}"
         root.mkdir()
         scenario.prepare(root)
         progress.reset(0)
+        if index % CONTROL_EVERY == CONTROL_EVERY - 1:  # a control: the spans follow the load
+            before = leftovers(root)
+            pid = fork(_write_child, scenario, root, progress, 0, None)
+            _, status = os.waitpid(pid, 0)
+            spans.add(progress.read(0))
+            try:
+                check_unharmed(scenario, states, root, status, progress.read(0), before)
+            except CommitPointViolation as exc:
+                tally.violation(f"{scenario.name}: control {index}: {exc}")
+            shutil.rmtree(root, ignore_errors=True)
+            continue
+        signum = rng.choice((signal.SIGINT, signal.SIGTERM))
+        delay = spans.timing().draw(rng)
         read_end, write_end = os.pipe()
         pid = fork(_signal_child, scenario, root, states, progress, signum, write_end)
         os.close(write_end)
