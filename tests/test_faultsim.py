@@ -38,7 +38,7 @@ from .faultsim.tally import Tally, table
 from .fskit.coarse_ext4 import mount_tiny_ext4
 
 SEED = int(os.environ.get("MODWRITE_FAULTSIM_SEED") or random.SystemRandom().randrange(2**32))
-SMALL = Sizes(kills=30, signals=15, clean_rounds=30, enospc_margin=2, calibrations=5)
+SMALL = Sizes(kills=25, signals=15, clean_rounds=30, enospc_margin=2, calibrations=5)
 
 
 @pytest.fixture(scope="module")
