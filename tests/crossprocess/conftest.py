@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.children import reap
 from tests.conftest import child_env
 from tests.fskit.fixtures import _fresh_dir, tickfs_python
 from tests.fskit.tickfs_mount import mount_tickfs
@@ -92,15 +93,7 @@ class StockReader:
 
     def close(self) -> None:
         """Reap the process: close stdin, bounded wait, then kill."""
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        reap(self.process)
 
 
 @pytest.fixture

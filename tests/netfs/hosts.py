@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tests.children import reap
 from tests.fskit.tickfs_mount import REPO_ROOT, mount_tickfs
 
 __all__ = [
@@ -126,15 +127,7 @@ class Reader:
 
     def close(self) -> None:
         """Reap the process: close stdin, bounded wait, then kill."""
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        reap(self.process)
 
     def __enter__(self) -> Reader:
         return self

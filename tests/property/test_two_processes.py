@@ -73,6 +73,7 @@ import modwrite._package
 import modwrite._settle
 import modwrite._write
 from modwrite._isolation import ImportState
+from tests.children import reap
 from tests.conftest import child_env, leftovers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -196,15 +197,7 @@ class WorkerProcess:
 
     def close(self) -> None:
         """Close its stdin (it exits), bounded wait, then kill."""
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        reap(self.process)
 
 
 @dataclass
