@@ -119,3 +119,37 @@ def write_json(path: str | None, *, benchmark: str, quick: bool) -> None:
     Path(path).write_text(
         json.dumps({"benchmark": benchmark, "quick": quick, "results": _recorded}, indent=1) + "\n"
     )
+
+
+def draw_log_log(
+    path: str,
+    points: dict[str, list[tuple[float, float]]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    y_scale: float = 1.0,
+    decorate: Callable[[Any], None] | None = None,
+) -> None:
+    """Draw each labelled series of *points* (x, y; y multiplied by
+    *y_scale*) on log-log axes into the PNG at *path* (matplotlib, Agg).
+    *decorate* gets the axes before the legend is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for label, pts in points.items():
+        ax.plot([x for x, _ in pts], [y * y_scale for _, y in pts], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if decorate is not None:
+        decorate(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)

@@ -55,7 +55,7 @@ HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE / "src"))
 
 import modwrite  # noqa: E402
-from _report import add_json_option, figure, series, target, write_json  # noqa: E402
+from _report import add_json_option, draw_log_log, figure, series, target, write_json  # noqa: E402
 
 # -- generated modules ----------------------------------------------------------
 
@@ -657,23 +657,14 @@ def size_sweep(base: Path, args: argparse.Namespace) -> None:
 
 
 def draw_sizes(path: str, points: dict[str, list[tuple[float, float]]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for label, pts in points.items():
-        ax.plot([x for x, _ in pts], [y * 1e3 for _, y in pts], marker="o", label=label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("module size (lines of generated code)")
-    ax.set_ylabel("write + import (ms, median)")
-    ax.set_title("Write and import a new module, bytecode writing on")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    draw_log_log(
+        path,
+        points,
+        xlabel="module size (lines of generated code)",
+        ylabel="write + import (ms, median)",
+        title="Write and import a new module, bytecode writing on",
+        y_scale=1e3,
+    )
 
 
 if __name__ == "__main__":

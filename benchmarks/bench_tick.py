@@ -45,6 +45,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(HERE / "src"), str(HERE)]
@@ -52,7 +53,7 @@ sys.path[:0] = [str(HERE / "src"), str(HERE)]
 from tests.fskit.tickfs_mount import mount_tickfs  # noqa: E402
 
 import modwrite  # noqa: E402
-from _report import add_json_option, figure, series, write_json  # noqa: E402
+from _report import add_json_option, draw_log_log, figure, series, write_json  # noqa: E402
 
 Writer = Callable[[str, str, str], None]
 
@@ -207,28 +208,22 @@ def main() -> int:
 
 
 def draw(path: str, points: dict[str, list[tuple[float, float]]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for label, pts in points.items():
-        ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", label=label)
     ticks = sorted({x for pts in points.values() for x, _ in pts})
-    ax.plot(ticks, ticks, linestyle=":", color="grey", label="one tick")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([f"{t:g}" for t in ticks])
-    ax.minorticks_off()
-    ax.set_xlabel("filesystem timestamp tick (s)")
-    ax.set_ylabel("mean time of a write, visible to stock finders (s)")
-    ax.set_title("Cross-process visibility: the wait against the tick")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+
+    def one_tick(ax: Any) -> None:
+        ax.plot(ticks, ticks, linestyle=":", color="grey", label="one tick")
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+
+    draw_log_log(
+        path,
+        points,
+        xlabel="filesystem timestamp tick (s)",
+        ylabel="mean time of a write, visible to stock finders (s)",
+        title="Cross-process visibility: the wait against the tick",
+        decorate=one_tick,
+    )
 
 
 if __name__ == "__main__":
