@@ -21,6 +21,7 @@ import modwrite._reload
 import modwrite._write  # noqa: F401 - see import_state
 from modwrite.pytest_plugin import ImportRoot
 
+from .children import child_env  # noqa: F401 - the tests import it from here
 from .faults import leftovers  # noqa: F401 - the tests import it from here
 
 pytest_plugins = ["pytester", "tests.fskit.fixtures"]
@@ -117,15 +118,3 @@ def sticky_dir() -> Iterator[Path]:
     """A world-writable sticky directory, as /tmp is (01777)."""
     with _reachable_dir(0o1777) as directory:
         yield directory
-
-
-def child_env() -> dict[str, str]:
-    """Environment for a child interpreter: bytecode writing on, modwrite and
-    the tests importable."""
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    here = Path(__file__).resolve().parent.parent
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(here / "src"), str(here), env.get("PYTHONPATH", "")) if p
-    )
-    return env

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tests.children import reap
+from tests.children import child_env, reap
 from tests.fskit.tickfs_mount import REPO_ROOT, mount_tickfs
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
     "Reader",
     "Scenario",
     "Trial",
-    "child_env",
     "fresh_pair",
     "run_trial",
     "two_hosts",
@@ -77,17 +76,6 @@ def fresh_pair(hosts: Hosts, stem: str) -> tuple[Path, Path]:
     """A new empty directory, as the writer and as the reader see it."""
     made = Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=hosts.writer))
     return made, hosts.reader / made.name
-
-
-def child_env() -> dict[str, str]:
-    """Environment of a reader: bytecode writing on, modwrite (this
-    worktree's src) and the tests importable."""
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO_ROOT / "src"), str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
-    )
-    return env
 
 
 class Reader:
