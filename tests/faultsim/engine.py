@@ -21,6 +21,7 @@ the timings measured on the machine.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -33,6 +34,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from modwrite import _clean, _tempnames
@@ -318,9 +320,28 @@ def check_kill(
 SIGNAL_LOST_S = 20.0
 
 
-def _terminate(signum: int, frame: object) -> None:
+#: Where the signalled writer's handlers ran (``file:line in function``).
+_HANDLED_AT: list[str] = []
+
+
+def _ran_at(frame: FrameType | None) -> None:
+    _HANDLED_AT.append(
+        f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+        if frame is not None
+        else "(no frame: delivered by modwrite)"
+    )
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
     """SIGTERM's handler, as servers install it."""
+    _ran_at(frame)
     raise SystemExit(128 + signum)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGINT's handler: Python's own (:func:`signal.default_int_handler`)."""
+    _ran_at(frame)
+    signal.default_int_handler(signum, frame)
 
 
 def _signal_child(
@@ -334,12 +355,18 @@ def _signal_child(
     """A writer that gets *signum* somewhere in or after its write: checks,
     alive, what the signal's exception left, and reports it on *out*."""
     progress.use(0)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _terminate)
     # A reader in this process: the old modules imported, their finders
     # cached (G1: an interrupted write that landed has invalidated them).
     verify_import(root, scenario.versions[0], keep_finders=True)
     sys.path.insert(0, str(root))
+    # No cyclic collection during the trial: a finalizer it runs (a Popen's
+    # __del__ among the garbage of the pytest process this child was forked
+    # from) swallows any exception raised in it, the signal handler's too
+    # (CPython prints "Exception ignored in"), and the signal would look lost.
+    gc.collect()
+    gc.disable()
     raised: BaseException | None = None
     try:
         os.write(out, b"r")
@@ -360,7 +387,8 @@ def _signal_child(
     problems: list[str] = report["problems"]
     wanted = KeyboardInterrupt if signum == signal.SIGINT else SystemExit
     if not isinstance(raised, wanted):
-        problems.append(f"raised {raised!r}, expected {wanted.__name__}")
+        ran = f"its handler ran at {_HANDLED_AT}" if _HANDLED_AT else "its handler never ran"
+        problems.append(f"raised {raised!r}, expected {wanted.__name__} ({ran})")
     try:
         index = state_index(states, root)
         report["state"] = index
