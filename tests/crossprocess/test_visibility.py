@@ -24,8 +24,19 @@ import modwrite
 from .conftest import StockReader
 
 LONG = os.environ.get("MODWRITE_TEST_LONG") == "1"
-IN_PROCESS = 1000
-CROSS = {"ext4_1s": 300 if LONG else 15, "fat_2s": 300 if LONG else 8, "jiffy_20ms": 300}
+# Counts: a plain write misses most of the time on the 1 s and 2 s ticks
+# (the controls below prove it), so a handful of writes there shows a fix
+# works; the 20 ms tick needs more to straddle its ticks.  Every write on a
+# coarse tick waits out up to a tick, which sets the cost: about 20 s of
+# CI time per interpreter at these counts.  MODWRITE_TEST_LONG=1: 300 writes
+# read by another process, 1000 in one.
+IN_PROCESS = {"ext4_1s": 1000, "fat_2s": 300, "jiffy_20ms": 300}
+CROSS = {"ext4_1s": 8, "fat_2s": 4, "jiffy_20ms": 100}
+PLAIN_WITH_MACHINERY = 100
+if LONG:
+    IN_PROCESS = dict.fromkeys(IN_PROCESS, 1000)
+    CROSS = dict.fromkeys(CROSS, 300)
+    PLAIN_WITH_MACHINERY = 300
 
 pytestmark = [pytest.mark.coarse, pytest.mark.timeout(3600 if LONG else 600)]
 
@@ -56,7 +67,7 @@ def test_in_process_write_then_import_never_misses(coarse_dir: tuple[str, Path])
     kind, directory = coarse_dir
     assert _timestamps_are_coarse(directory)
     sys.path.insert(0, str(directory))
-    cycles = IN_PROCESS if kind != "fat_2s" or LONG else 300
+    cycles = IN_PROCESS[kind]
     modwrite.write_module("warm_in", "", root=directory, visibility="process")
     importlib.import_module("warm_in")
     misses = 0
@@ -156,7 +167,7 @@ def test_reader_with_modwrite_installed_sees_plain_writes(
     kind, directory = coarse_dir
     reader = stock_reader(directory, install=True)
     misses = []
-    for i in range(300):
+    for i in range(PLAIN_WITH_MACHINERY):
         (directory / f"plain_{kind}_{i}.py").write_text(f"I = {i}\n")
         if not reader.imports(f"plain_{kind}_{i}"):
             misses.append(i)
