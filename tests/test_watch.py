@@ -157,16 +157,17 @@ def test_truncate_then_write(
     root: Path, unique_name: str, start_watch: Callable[..., modwrite.Watcher]
 ) -> None:
     """A save in place: the file is empty between the two events; the
-    debounce sees the whole new source, not the empty file."""
+    debounce sees the whole new source, not the empty file.  (A debounce of
+    0.5 s: the file is empty between two system calls of this thread, and
+    only a preemption longer than the debounce would let the watcher check
+    it then, which the docstring of watch() allows.)"""
     module = _loaded(root, unique_name, "X = 0\n")
     calls = Calls()
-    start_watch(calls, reload=True)
+    start_watch(calls, reload=True, debounce=0.5)
     path = root / f"{unique_name}.py"
     with open(path, "r+") as f:
-        f.truncate()
-        f.flush()
-        os.fsync(f.fileno())
-        f.write("X = 1\n")
+        f.truncate()  # ftruncate(2) now: an event, the file empty
+        f.write("X = 1\n")  # written at close: a second event
     assert calls.next()[1] == [(unique_name, 1)]
     with open(path, "w") as f:  # O_TRUNC, then the write
         f.write("X = 22\n")
