@@ -37,7 +37,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import FrameType
 from typing import Any
 
@@ -278,6 +278,17 @@ def call_index(calls: list[str], name: str, occurrence: int = 1) -> int:
     raise AssertionError(f"no {name} #{occurrence} in {calls}")
 
 
+@contextmanager
+def no_exchange() -> Iterator[None]:
+    """The two-rename fallback of :func:`modwrite.write_package`, as on
+    systems without ``RENAME_EXCHANGE`` (macOS, NFS, FUSE): the exchange
+    reports itself unsupported."""
+    from unittest import mock
+
+    with mock.patch.object(_package, "exchange", return_value=False):
+        yield
+
+
 def crash_between_the_fallback_renames(root: Path, leaf: str = "pkg") -> None:
     """Leave package *leaf* under *root* missing and its tree parked, as a
     writer SIGKILLed between the two renames of the fallback swap (no
@@ -295,9 +306,8 @@ def crash_between_the_fallback_renames(root: Path, leaf: str = "pkg") -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     def child() -> None:
-        with mock.patch.object(_package, "exchange", return_value=False):
-            with mock.patch.object(os, "rename", side_effect=rename):
-                modwrite.write_package(leaf, {"__init__": "V = 'never'\n"}, root=root)
+        with no_exchange(), mock.patch.object(os, "rename", side_effect=rename):
+            modwrite.write_package(leaf, {"__init__": "V = 'never'\n"}, root=root)
 
     assert run_in_child(child) == -signal.SIGKILL
     assert not os.path.lexists(target)
@@ -323,12 +333,25 @@ def leftovers(directory: Path) -> list[str]:
     )
 
 
+def removable(directory: Path) -> list[str]:
+    """The leftovers under *directory* that ``modwrite clean`` would act on
+    now (:func:`modwrite._clean.find_leftovers`: those of writers gone)."""
+    from modwrite import _clean
+
+    return sorted(
+        str(Path(x.path).relative_to(directory)) for x in _clean.find_leftovers(str(directory))
+    )
+
+
 def is_leftover(relative: str) -> bool:
     """Is the path *relative* (to a root) inside or at one of modwrite's
-    temporary, parked or trash entries?"""
-    return any(
-        marker in relative for marker in (".modwrite-tmp", ".modwrite-old", ".modwrite-trash")
-    )
+    temporary, parked or trash entries (those :func:`leftovers` lists)?"""
+    return any(_tempnames.parse(part) for part in PurePosixPath(relative).parts)
+
+
+def state_on_disk(root: Path) -> dict[str, object]:
+    """The :func:`snapshot` of *root*, modwrite's leftovers aside."""
+    return {k: v for k, v in snapshot(root).items() if not is_leftover(k)}
 
 
 def state_index(states: list[dict[str, object]], root: Path) -> int:
@@ -336,7 +359,7 @@ def state_index(states: list[dict[str, object]], root: Path) -> int:
     disk under *root* is in, modwrite's leftovers aside.
 
     :raises CommitPointViolation: it is in none."""
-    tree = {k: v for k, v in snapshot(root).items() if not is_leftover(k)}
+    tree = state_on_disk(root)
     for index, state in enumerate(states):
         if tree == state:
             return index

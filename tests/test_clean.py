@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from unittest import mock
 import pytest
 
 import modwrite
-from modwrite import _clean, _cli, _lock, _package, _tempnames
+from modwrite import _clean, _cli, _lock, _tempnames
 from modwrite._tempnames import PARKED_MARKER, TEMP_MARKER, TRASH_MARKER
 
 from .conftest import child_env, leftovers
@@ -157,19 +156,7 @@ def test_a_crash_between_the_fallback_renames_is_repaired(root: Path) -> None:
     """SIGKILL between the two renames of the fallback (no RENAME_EXCHANGE):
     the package is missing until ``clean`` puts the old one back."""
     modwrite.write_package("pkg", {"__init__": "V = 'old'\n"}, root=root)
-    real_rename = os.rename
-
-    def rename(src: str, dst: str) -> None:
-        real_rename(src, dst)
-        if src == str(root / "pkg"):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    def child() -> None:
-        with mock.patch.object(_package, "exchange", return_value=False):
-            with mock.patch.object(os, "rename", side_effect=rename):
-                modwrite.write_package("pkg", {"__init__": "V = 'new'\n"}, root=root)
-
-    assert run_in_child(child) == -signal.SIGKILL
+    crash_between_the_fallback_renames(root, "pkg")
     assert not (root / "pkg").exists()
     assert _cli.main(["clean", str(root)]) == 0
     assert (root / "pkg" / "__init__.py").read_text() == "V = 'old'\n"

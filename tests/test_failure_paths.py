@@ -27,6 +27,7 @@ import pytest
 import modwrite
 from modwrite import _lock, _package
 
+from . import faults
 from .conftest import leftovers
 from .faults import (
     Injection,
@@ -68,7 +69,7 @@ def _new_module(root: Path) -> None:
 @pytest.fixture
 def no_exchange() -> Iterator[None]:
     """The two-rename fallback of systems without RENAME_EXCHANGE."""
-    with mock.patch.object(_package, "exchange", return_value=False):
+    with faults.no_exchange():
         yield
 
 

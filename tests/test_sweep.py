@@ -42,12 +42,11 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
 import modwrite
-from modwrite import _clean, _package
+from modwrite import _clean
 from modwrite._parked import parked_trees
 
 from .conftest import leftovers
@@ -58,6 +57,7 @@ from .faults import (
     crash_between_the_fallback_renames,
     inject,
     lock_is_free,
+    no_exchange,
     open_fds,
     run_in_child,
     snapshot,
@@ -121,7 +121,7 @@ NEW_PACKAGE = {"__init__": "V = 'new!'\n", "c": "C = 2\n", "sub": {"e.py": "E = 
 
 
 def _no_exchange() -> Iterator[None]:
-    with mock.patch.object(_package, "exchange", return_value=False):
+    with no_exchange():
         yield
 
 

@@ -13,9 +13,10 @@ from unittest import mock
 import pytest
 
 import modwrite
-from modwrite import _package, _write
+from modwrite import _write
 
 from .conftest import leftovers
+from .faults import no_exchange
 
 
 def test_files_mapping_forms(root: Path, unique_name: str) -> None:
@@ -116,7 +117,7 @@ def test_readers_see_one_whole_version(root: Path, unique_name: str) -> None:
 
 def test_fallback_without_exchange_still_replaces(root: Path, unique_name: str) -> None:
     modwrite.write_package(unique_name, {"__init__": "V = 1\n"}, root=root)
-    with mock.patch.object(_package, "exchange", return_value=False):
+    with no_exchange():
         modwrite.write_package(unique_name, {"__init__": "V = 2\n"}, root=root)
     assert importlib.import_module(unique_name).V == 2
     assert leftovers(root) == []

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..fskit.coarse_ext4 import mount_coarse_ext4, mount_fine_ext4, mount_tiny_ext4
 from .cleanloop import run_clean_loop
 from .engine import run_kills, run_signals
-from .enospc import run_enospc
+from .enospc import MARGIN, run_enospc
 from .progress import instrument
 from .scenarios import (
     WriteScenario,
@@ -49,7 +49,7 @@ class Sizes:
     kills: int = 1000
     signals: int = 1000
     clean_rounds: int = 1000
-    enospc_margin: int = 4
+    enospc_margin: int = MARGIN
     calibrations: int = 8
 
 
@@ -116,7 +116,10 @@ def run_campaign(
 
     tallies: list[Tally] = []
     saved = sys.dont_write_bytecode
-    sys.dont_write_bytecode = False  # writes and imports with bytecode: G3 too
+    # Writes and imports with bytecode writing on, as users run them (each
+    # scenario's unharmed run proves it); stale bytecode itself is the
+    # sweep's and the model's to catch: these versions differ in size.
+    sys.dont_write_bytecode = False
     try:
         with ExitStack() as mounts, instrument():
             fine = mounts.enter_context(mount_fine_ext4(workdir / "fine", size_mb=512))

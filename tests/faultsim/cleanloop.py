@@ -32,8 +32,8 @@ import random
 import select
 import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ import modwrite
 from modwrite import _clean, _cli
 
 from ..faults import CommitPointViolation, leftovers
-from .engine import fork
+from .engine import fork, read_to_eof
 from .progress import Progress, arm_kill, write_returns, write_starts
 from .scenarios import (
     PREFIX,
@@ -51,14 +51,9 @@ from .scenarios import (
     source,
     verify_import,
 )
-from .tally import Tally
+from .tally import KEEP_MESSAGES, Tally
 
 __all__ = ["run_clean_loop"]
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def _writer_names(w: int) -> tuple[str, str, str]:
@@ -69,8 +64,8 @@ def _live_writer(root: Path, w: int, rounds: int, out: int) -> int:
     """Write, round after round, and check each write by an import."""
     module, package, sub = _writer_names(w)
     problems: list[str] = []
-    writes = 0
-    with no_exchange() if w % 2 else _nothing():
+    writes = failures = 0
+    with no_exchange() if w % 2 else contextlib.nullcontext():
         for i in range(rounds):
             version = f"v{i}"
             kind = i % 3
@@ -94,8 +89,11 @@ def _live_writer(root: Path, w: int, rounds: int, out: int) -> int:
                 writes += 1
                 verify_import(root, expected, keep_finders=True)
             except Exception as exc:
-                problems.append(f"writer {w} round {i}: {exc!r}")
-    os.write(out, json.dumps({"writes": writes, "problems": problems}).encode())
+                failures += 1
+                if len(problems) < KEEP_MESSAGES:  # the report fits the pipe's buffer
+                    problems.append(f"writer {w} round {i}: {exc!r}")
+    report = {"writes": writes, "failures": failures, "problems": problems}
+    os.write(out, json.dumps(report).encode())
     return 0
 
 
@@ -138,7 +136,7 @@ def _dying_writer(
     arm_kill(delay)
     write_starts()
     if package:
-        with no_exchange() if fallback else _nothing():
+        with no_exchange() if fallback else contextlib.nullcontext():
             modwrite.write_package(name, package_files(name, "new", True), root=root)
     else:
         modwrite.write_module(name, source(name, "new", 1500), root=root)
@@ -148,22 +146,19 @@ def _dying_writer(
 
 
 def _read_all(fd: int) -> Any:
-    chunks = []
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
+    """The JSON report read from the pipe *fd* (closed), ``None`` if empty."""
+    reported = read_to_eof(fd)
     os.close(fd)
-    return json.loads(b"".join(chunks) or b"null")
+    return json.loads(reported or b"null")
 
 
 def _kill_writers_while(
     live: dict[int, int], root: Path, rng: random.Random, tally: Tally
 ) -> tuple[list[Any], dict[str, bool]]:
     """Fork writers killed at random moments, one after another, as long as
-    the *live* writers run; collect the live writers' reports as they end.
-    Returns those and the killed writers' names (-> is a package)."""
+    the *live* writers run; collect the live writers' reports as they end
+    (``None``: a writer that ended without one).  Returns those and the
+    killed writers' names (-> is a package)."""
     progress = Progress(1)
     dead: dict[str, bool] = {}  # name -> is a package
     reports: list[Any] = []
@@ -171,12 +166,11 @@ def _kill_writers_while(
     while live:
         if dying:
             dying = _one_dying_writer(len(dead), root, rng, progress, dead, tally)
-        else:
-            time.sleep(0.01)
-        for pid, read_end in list(live.items()):
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                reports.append(_read_all(read_end))
-                del live[pid]
+            ended = [pid for pid in live if os.waitpid(pid, os.WNOHANG)[0]]
+        else:  # no more dying writers: wait for the live ones
+            ended = [os.waitpid(next(iter(live)), 0)[0]]
+        for pid in ended:
+            reports.append(_read_all(live.pop(pid)))
     return reports, dead
 
 
@@ -220,7 +214,7 @@ def run_clean_loop(
     *,
     writers: int = 2,
     rounds: int = 150,
-    cleaner_wrap: Callable[[], AbstractContextManager[Any]] = _nothing,
+    cleaner_wrap: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
 ) -> Tally:
     """Run the loop (see the module's docstring): *writers* live writers of
     *rounds* writes each, writers killed one after another as long as they
@@ -254,12 +248,15 @@ def run_clean_loop(
     cleaned = _read_all(clean_read)
     os.waitpid(cleaner, 0)
 
-    for report in reports:
+    for report in filter(None, reports):
         tally.trials += report["writes"]
         for problem in report["problems"]:
             tally.violation(problem)
-    if len(reports) != writers:
-        tally.violation(f"{writers - len(reports)} live writers did not report")
+        for _ in range(report["failures"] - len(report["problems"])):
+            tally.violation("(a live writer's failure beyond those it reported)")
+    missing = writers - len(list(filter(None, reports)))
+    if missing:
+        tally.violation(f"{missing} live writers did not report")
     if cleaned is None:
         tally.violation("the cleaner did not report")
     else:

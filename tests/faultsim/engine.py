@@ -2,21 +2,21 @@
 killed (SIGKILL) or signalled (SIGINT, SIGTERM) at random moments of their
 write, and every outcome checked against the commit-point rule.
 
-Timing.  A few unharmed writes are timed first (:func:`calibrate`): how long
-from the call to the start of the first commit point, to the end of the
-last one, and to the return.  Each trial's delay is then drawn, from the
+Timing.  Unharmed writes run among the trials and are timed (controls):
+how long from the call to the start of the first commit point, to the end
+of the last one, and to the return.  Each trial's delay is drawn, from the
 campaign's seeded generator, over those spans: a third uniformly up to 1.25
 x the first commit's start, a third up to 1.25 x the last commit's end (the
 part where atomicity is at stake; a batch commits once per write), a third
 up to 1.3 x the write's duration (third quartile: this takes in the
 visibility wait, up to one tick on a 1-second filesystem, and faults after
-the return).  In the kill campaign, the first writers and then one in
-:data:`CONTROL_EVERY` run unharmed among the others, and the spans follow
-the latest of those: a write is slower with others running beside it, and
-the campaign's own checks, than alone.  Where each fault really landed is
-read from the writer's progress marks (:mod:`.progress`), never inferred
-from the delay.  The seed fixes the draws; the moments they give depend on
-the timings measured on the machine.
+the return).  The first writers (in the signal campaign: a few run first,
+:func:`calibrate`) and then one in :data:`CONTROL_EVERY` are controls, and
+the spans follow the latest of them: a write is slower with others running
+beside it, and the campaign's own checks, than alone.  Where each fault
+really landed is read from the writer's progress marks (:mod:`.progress`),
+never inferred from the delay.  The seed fixes the draws; the moments they
+give depend on the timings measured on the machine.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ import gc
 import json
 import os
 import random
+import select
 import shutil
 import signal
 import statistics
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -39,7 +40,13 @@ from typing import Any
 
 from modwrite import _clean, _tempnames
 
-from ..faults import CommitPointViolation, clean_after_kill, leftovers, state_index
+from ..faults import (
+    CommitPointViolation,
+    clean_after_kill,
+    leftovers,
+    removable,
+    state_index,
+)
 from .progress import Mark, Progress, arm_kill, die_with_parent, write_returns, write_starts
 from .scenarios import WriteScenario, expected_states, package_parked, verify_import
 from .tally import Tally
@@ -92,6 +99,29 @@ def fork(child: Callable[..., int], *args: Any) -> int:
         os._exit(code)
 
 
+def _wait_any(pids: Iterable[int]) -> tuple[int, int]:
+    """Wait for the first of *pids* (children of this process) to end, and
+    reap only it: ``os.waitpid(-1)`` would reap any child, the test kit's
+    FUSE daemons too, hiding their exit from their ``Popen``."""
+    fds = {os.pidfd_open(pid): pid for pid in pids}
+    try:
+        ready, _, _ = select.select(list(fds), [], [])
+        return os.waitpid(fds[ready[0]], 0)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def read_to_eof(fd: int) -> bytes:
+    """What the pipe *fd* gives until its writers have all closed it."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 def _write_child(
     scenario: WriteScenario, root: Path, progress: Progress, slot: int, delay: float | None
 ) -> int:
@@ -139,18 +169,32 @@ def calibrate(
         root = base / f"calibrate-{run}"
         root.mkdir()
         scenario.prepare(root)
-        before = leftovers(root)
-        progress.reset(0)
-        pid = fork(_write_child, scenario, root, progress, 0, None)
-        _, status = os.waitpid(pid, 0)
-        mark = progress.read(0)
-        try:
-            check_unharmed(scenario, states, root, status, mark, before)
-        except CommitPointViolation as exc:
-            tally.violation(f"{scenario.name}: calibration {run}: {exc}")
-        marks.append(mark)
-        shutil.rmtree(root)
+        marks.append(_control(scenario, root, states, progress, tally, f"calibration {run}"))
     return marks
+
+
+def _control(
+    scenario: WriteScenario,
+    root: Path,
+    states: list[Any],
+    progress: Progress,
+    tally: Tally,
+    label: str,
+) -> Mark:
+    """Run one unharmed writer of *scenario* under *root* (prepared), in
+    slot 0 of *progress*, and check its outcome (a violation is tallied,
+    named *label*); remove *root*; return its marks."""
+    before = leftovers(root)
+    progress.reset(0)
+    pid = fork(_write_child, scenario, root, progress, 0, None)
+    _, status = os.waitpid(pid, 0)
+    mark = progress.read(0)
+    try:
+        check_unharmed(scenario, states, root, status, mark, before)
+    except CommitPointViolation as exc:
+        tally.violation(f"{scenario.name}: {label}: {exc}")
+    shutil.rmtree(root, ignore_errors=True)
+    return mark
 
 
 #: One writer in this many runs unharmed, timed (a control).
@@ -230,10 +274,8 @@ def run_kills(
             progress.reset(trial.slot)
             pid = fork(_write_child, scenario, trial.root, progress, trial.slot, trial.delay)
             in_flight[pid] = trial
-        pid, status = os.waitpid(-1, 0)
-        done = in_flight.pop(pid, None)
-        if done is None:  # pragma: no cover - not one of ours
-            continue
+        pid, status = _wait_any(in_flight)
+        done = in_flight.pop(pid)
         free.append(done.slot)
         mark = progress.read(done.slot)
         if done.delay is None:
@@ -296,7 +338,7 @@ def check_kill(
     try:
         before: int | None = state_index(states, root)
     except CommitPointViolation:
-        missing_allowed = mark.where == "inside" or (
+        missing_allowed = (mark.where == "inside" and scenario.parks_inside) or (
             scenario.damage is not None and mark.done == 0
         )
         if not (scenario.package and missing_allowed and package_parked(root, scenario.package)):
@@ -318,6 +360,13 @@ def check_kill(
 
 #: Seconds after its write a signalled writer waits for the signal.
 SIGNAL_LOST_S = 20.0
+
+#: A signal sent this long (seconds) before the write marked its return
+#: must have surfaced from the write.  Once ``kill`` returns, the signal is
+#: pending and the child runs its C handler before any more of its own code;
+#: the Python handler then runs at the next function entry at the latest
+#: (``write_returns`` is one).  The margin covers the clock reads.
+SIGNAL_LATE_S = 0.001
 
 
 #: Where the signalled writer's handlers ran (``file:line in function``).
@@ -368,10 +417,15 @@ def _signal_child(
     gc.collect()
     gc.disable()
     raised: BaseException | None = None
+    in_write = False  # the exception came out of the write
     try:
         os.write(out, b"r")
         write_starts()
-        scenario.run(root)
+        try:
+            scenario.run(root)
+        except BaseException:
+            in_write = True
+            raise
         write_returns()
         # Short sleeps: a signal that arrives just before a sleep starts runs
         # its handler only when the sleep ends (CPython checks for signals
@@ -383,7 +437,11 @@ def _signal_child(
     except BaseException as exc:
         raised = exc
     mark = progress.read(0)
-    report: dict[str, Any] = {"raised": type(raised).__name__, "problems": []}
+    report: dict[str, Any] = {
+        "raised": type(raised).__name__,
+        "in_write": in_write,
+        "problems": [],
+    }
     problems: list[str] = report["problems"]
     wanted = KeyboardInterrupt if signum == signal.SIGINT else SystemExit
     if not isinstance(raised, wanted):
@@ -398,11 +456,9 @@ def _signal_child(
         if left:
             # The rule for a living writer: nothing left before the commit;
             # after it, only what clean removes while the writer lives.
-            removable = sorted(
-                str(Path(x.path).relative_to(root)) for x in _clean.find_leftovers(str(root))
-            )
-            if index == 0 or removable != left:
-                problems.append(f"left {left}, of which clean may remove {removable}")
+            may_remove = removable(root)
+            if index == 0 or may_remove != left:
+                problems.append(f"left {left}, of which clean may remove {may_remove}")
             report["cleaned"] = len(_clean.clean(str(root)).removed)
             if leftovers(root):
                 problems.append(f"clean left {leftovers(root)}")
@@ -448,15 +504,7 @@ def run_signals(
         scenario.prepare(root)
         progress.reset(0)
         if index % CONTROL_EVERY == CONTROL_EVERY - 1:  # a control: the spans follow the load
-            before = leftovers(root)
-            pid = fork(_write_child, scenario, root, progress, 0, None)
-            _, status = os.waitpid(pid, 0)
-            spans.add(progress.read(0))
-            try:
-                check_unharmed(scenario, states, root, status, progress.read(0), before)
-            except CommitPointViolation as exc:
-                tally.violation(f"{scenario.name}: control {index}: {exc}")
-            shutil.rmtree(root, ignore_errors=True)
+            spans.add(_control(scenario, root, states, progress, tally, f"control {index}"))
             continue
         signum = rng.choice((signal.SIGINT, signal.SIGTERM))
         delay = spans.timing().draw(rng)
@@ -464,18 +512,15 @@ def run_signals(
         pid = fork(_signal_child, scenario, root, states, progress, signum, write_end)
         os.close(write_end)
         where = "?"
+        sent = float("inf")
         try:
             ready = os.read(read_end, 1)
             if ready == b"r":
                 _wait_until(time.monotonic() + delay)
                 where = progress.read(0).where
                 os.kill(pid, signum)
-            chunks = []
-            while True:
-                chunk = os.read(read_end, 65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
+                sent = time.monotonic()
+            reported = read_to_eof(read_end)
         finally:
             os.close(read_end)
             _, status = os.waitpid(pid, 0)
@@ -486,11 +531,17 @@ def run_signals(
             code = os.waitstatus_to_exitcode(status)
             if ready != b"r" or code != 0:
                 raise CommitPointViolation(f"writer exited {code} before reporting")
-            report = json.loads(b"".join(chunks))
+            report = json.loads(reported)
             if report["problems"]:
                 raise CommitPointViolation("; ".join(report["problems"]))
-            if where != "returned":
+            returned_at = progress.read(0).t_return
+            if report["in_write"]:
                 tally.raised += 1
+            elif returned_at > sent + SIGNAL_LATE_S:
+                raise CommitPointViolation(
+                    f"signal sent {(returned_at - sent) * 1e3:.2f} ms before the write "
+                    "returned; its exception came after"
+                )
             tally.cleaned += report.get("cleaned", 0)
             # The writer gone: clean leaves the same state, a fresh import sees it.
             after, _ = clean_after_kill(states, root)

@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import modwrite
-from modwrite import _atomic, _clean, _write
+from modwrite import _clean
 
-from ..faults import CommitPointViolation, leftovers, state_index
+from ..faults import CommitPointViolation, leftovers, removable, state_index
 from .engine import outcome
+from .progress import around_commit_points
 from .scenarios import WriteScenario, expected_states, verify_import
 from .tally import Tally
 
@@ -138,24 +139,8 @@ def _usage(scenario: WriteScenario, fs: Path) -> tuple[int, int]:
     scenario.setup(root)
     before = _free(fs)
     peak = [before]
-    real_swap_in = _write.swap_in
-    real_commit = _atomic._ModuleFileWriter.commit
-
-    def swap_in(staging: str, target: str, *, replace: bool) -> Any:
-        peak.append(_free(fs))
-        return real_swap_in(staging, target, replace=replace)
-
-    def commit(self: Any, f: Any) -> None:
-        peak.append(_free(fs))
-        real_commit(self, f)
-
-    _write.swap_in = swap_in
-    _atomic._ModuleFileWriter.commit = commit  # type: ignore[method-assign]
-    try:
+    with around_commit_points(lambda: peak.append(_free(fs))):
         scenario.run(root)
-    finally:
-        _write.swap_in = real_swap_in
-        _atomic._ModuleFileWriter.commit = real_commit  # type: ignore[method-assign]
     peak.append(_free(fs))
     _wipe(fs)
     return before[0] - min(p[0] for p in peak), before[1] - min(p[1] for p in peak)
@@ -172,20 +157,12 @@ def _one(
     root = _new_root(fs)
     scenario.setup(root)
     measured = _fill_blocks(fs, level) if resource == "blocks" else _fill_inodes(fs, level)
-    returned = 0
+    done: list[int] = []  # the steps that returned
     raised: BaseException | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            with scenario.context():
-                if len(scenario.steps) == 1:
-                    scenario.steps[0](root)
-                    returned = 1
-                else:
-                    with modwrite.batch():
-                        for step in scenario.steps:
-                            step(root)
-                            returned += 1
+            scenario.run(root, after_step=done.append)
         except Exception as exc:
             raised = exc
     where = f"{resource} level {measured}"
@@ -195,19 +172,17 @@ def _one(
     if raised is not None:
         if not isinstance(raised, modwrite.ModuleWriteError) or raised.errno != errno.ENOSPC:
             raise CommitPointViolation(f"{where}: raised {raised!r}, not ModuleWriteError ENOSPC")
-        if index != returned:
-            raise CommitPointViolation(f"{where}: {returned} writes returned, state {index}")
+        if index != len(done):
+            raise CommitPointViolation(f"{where}: {len(done)} writes returned, state {index}")
         if left:
             raise CommitPointViolation(f"{where}: raised {raised!r} and left {left}")
     else:
         if index != len(states) - 1:
             raise CommitPointViolation(f"{where}: returned, state {index}")
         if left:
-            removable = sorted(
-                str(Path(x.path).relative_to(root)) for x in _clean.find_leftovers(str(root))
-            )
-            if removable != left:
-                raise CommitPointViolation(f"{where}: left {left}, clean may remove {removable}")
+            may_remove = removable(root)
+            if may_remove != left:
+                raise CommitPointViolation(f"{where}: left {left}, clean may remove {may_remove}")
             cleaned = len(_clean.clean(str(root)).removed)
     for warning in caught:
         if raised is not None or not issubclass(

@@ -25,7 +25,7 @@ import mmap
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -35,10 +35,13 @@ __all__ = [
     "Mark",
     "Progress",
     "arm_kill",
+    "around_commit_points",
     "commit_begins",
     "commit_ends",
     "die_with_parent",
     "instrument",
+    "write_returns",
+    "write_starts",
 ]
 
 #: A slot: four int32 counters, then four float64 times (8-byte aligned).
@@ -102,7 +105,6 @@ class Progress:
     """
 
     def __init__(self, slots: int) -> None:
-        self.slots = slots
         self._map = mmap.mmap(-1, slots * _SLOT_BYTES)
         self._ints = memoryview(self._map).cast("i")
         self._doubles = memoryview(self._map).cast("d")
@@ -168,18 +170,30 @@ def commit_ends() -> None:
 def instrument() -> Iterator[None]:
     """Mark modwrite's commit points in the slot in use (no-ops in a process
     that uses none)."""
+    with around_commit_points(commit_begins, commit_ends):
+        yield
+
+
+@contextmanager
+def around_commit_points(
+    before: Callable[[], object], after: Callable[[], object] = lambda: None
+) -> Iterator[None]:
+    """Call *before* and *after* around each of modwrite's documented commit
+    points (the rename of a module's temporary file over its target,
+    ``_ModuleFileWriter.commit``; the move of a tree in, ``swap_in``);
+    *after* only when it returns."""
     real_commit = _atomic._ModuleFileWriter.commit
     real_swap_in = _write.swap_in
 
     def commit(self: Any, f: Any) -> None:
-        commit_begins()
+        before()
         real_commit(self, f)
-        commit_ends()
+        after()
 
     def swap_in(staging: str, target: str, *, replace: bool) -> str | None:
-        commit_begins()
+        before()
         replaced = real_swap_in(staging, target, replace=replace)
-        commit_ends()
+        after()
         return replaced
 
     _atomic._ModuleFileWriter.commit = commit  # type: ignore[method-assign]

@@ -11,18 +11,22 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import shutil
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from unittest import mock
 
 import modwrite
-from modwrite import _package
 from modwrite._parked import parked_trees
 
-from ..faults import CommitPointViolation, is_leftover, snapshot
+from ..faults import (
+    CommitPointViolation,
+    crash_between_the_fallback_renames,
+    no_exchange,
+    state_on_disk,
+)
 
 __all__ = [
     "WriteScenario",
@@ -73,8 +77,10 @@ class WriteScenario:
     :ivar versions: for each allowed state (the old one, then the one after
         each step), what a fresh import of each module must find.
     :ivar wrap: a context the steps run in (``no_exchange``: the fallback).
-    :ivar package: the leaf of a package whose swap may leave it missing,
-        parked, while the writer is inside the fallback's commit.
+    :ivar package: the leaf of the package the steps replace.
+    :ivar parks_inside: the steps replace *package* on the two-rename
+        fallback: inside its commit the package may be missing, parked
+        (never on the exchange path, where one rename swaps the trees).
     :ivar parallel: how many writers the kill campaign runs at once (each
         under its own root).
     :ivar damage: run after *setup* (by the parent): a crash of an earlier
@@ -90,6 +96,7 @@ class WriteScenario:
     versions: tuple[Versions, ...]
     wrap: Callable[[], AbstractContextManager[None]] | None = None
     package: str | None = None
+    parks_inside: bool = False
     parallel: int = 2
     damage: Callable[[Path], object] | None = None
 
@@ -100,29 +107,17 @@ class WriteScenario:
             self.damage(root)
 
     def context(self) -> AbstractContextManager[None]:
-        return self.wrap() if self.wrap is not None else _nothing()
+        return self.wrap() if self.wrap is not None else nullcontext()
 
-    def run(self, root: Path) -> None:
-        with self.context():
-            if len(self.steps) == 1:
-                self.steps[0](root)
-                return
-            with modwrite.batch():
-                for step in self.steps:
-                    step(root)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
-@contextmanager
-def no_exchange() -> Iterator[None]:
-    """write_package() without ``RENAME_EXCHANGE``: the two-rename fallback
-    (as on macOS, NFS, FUSE), forced the way the sweep forces it."""
-    with mock.patch.object(_package, "exchange", return_value=False):
-        yield
+    def run(self, root: Path, after_step: Callable[[int], object] | None = None) -> None:
+        """Run the steps under *root*, in *wrap*, in one
+        :func:`modwrite.batch` when there are several; after each,
+        *after_step* gets how many have returned (inside the batch)."""
+        with self.context(), modwrite.batch() if len(self.steps) > 1 else nullcontext():
+            for done, step in enumerate(self.steps, 1):
+                step(root)
+                if after_step is not None:
+                    after_step(done)
 
 
 # -- the scenarios -------------------------------------------------------------------
@@ -175,8 +170,6 @@ def package_versions(p: str, version: str | None, odd: bool) -> Versions:
 def _crashed_swap(root: Path) -> None:
     """An earlier writer of the package died between the fallback's two
     renames: the package is missing, its old tree parked."""
-    from ..faults import crash_between_the_fallback_renames
-
     crash_between_the_fallback_renames(root, PACKAGE)
 
 
@@ -197,6 +190,7 @@ def package_scenario(fallback: bool, *, over_crash: bool = False, **kw: object) 
         versions=(package_versions(p, "old", False), package_versions(p, "new", True)),
         wrap=no_exchange if fallback else None,
         package=p,
+        parks_inside=fallback,
         **kw,
     )
 
@@ -270,22 +264,16 @@ def expected_states(scenario: WriteScenario, root: Path) -> list[dict[str, objec
     """The disk states the scenario may leave (see :func:`tests.faults.snapshot`;
     leftovers aside, as the damage leaves some): computed by running it
     unharmed under *root* (which it removes)."""
-    import shutil
-
-    def state() -> dict[str, object]:
-        return {k: v for k, v in snapshot(root).items() if not is_leftover(k)}
 
     root.mkdir()
     scenario.setup(root)
-    states = [state()]
+    states = [state_on_disk(root)]
     if scenario.damage is not None:
         scenario.damage(root)
-    with scenario.context():
-        with modwrite.batch() if len(scenario.steps) > 1 else _nothing():
-            for step in scenario.steps:
-                step(root)
-                states.append(state())
+    scenario.run(root, after_step=lambda _: states.append(state_on_disk(root)))
     verify_import(root, scenario.versions[-1])
+    if not any(root.rglob("__pycache__/*.pyc")):
+        raise CommitPointViolation("no bytecode cache written: bytecode writing is off")
     shutil.rmtree(root)
     return states
 
