@@ -12,7 +12,7 @@ import pytest
 
 from tests.children import reap
 from tests.conftest import child_env
-from tests.fskit.fixtures import _fresh_dir, tickfs_python
+from tests.fskit.fixtures import fresh_dir, tickfs_python
 from tests.fskit.tickfs_mount import mount_tickfs
 
 #: A kernel ticking timestamps every 20 ms (jiffy-like; one FUSE round trip
@@ -30,7 +30,7 @@ def jiffy_tickfs_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
 
 @pytest.fixture
 def jiffy_dir(jiffy_tickfs_root: Path, request: pytest.FixtureRequest) -> Path:
-    return _fresh_dir(jiffy_tickfs_root, request)
+    return fresh_dir(jiffy_tickfs_root, request)
 
 
 _READER = r"""

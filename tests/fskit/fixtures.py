@@ -61,7 +61,7 @@ def tickfs_python() -> str:
     return str(candidate)
 
 
-def _fresh_dir(root: Path, request: pytest.FixtureRequest) -> Path:
+def fresh_dir(root: Path, request: pytest.FixtureRequest) -> Path:
     """A new empty directory under *root*, named after the requesting test."""
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:60]
     return Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=root))
@@ -113,19 +113,19 @@ def case_insensitive_tickfs_root(tmp_path_factory: pytest.TempPathFactory) -> It
 @pytest.fixture
 def coarse_ext4_dir(coarse_ext4_root: Path, request: pytest.FixtureRequest) -> Path:
     """A fresh empty directory on the coarse ext4 mount."""
-    return _fresh_dir(coarse_ext4_root, request)
+    return fresh_dir(coarse_ext4_root, request)
 
 
 @pytest.fixture
 def fat_dir(fat_tickfs_root: Path, request: pytest.FixtureRequest) -> Path:
     """A fresh empty directory on the 2-second tickfs mount."""
-    return _fresh_dir(fat_tickfs_root, request)
+    return fresh_dir(fat_tickfs_root, request)
 
 
 @pytest.fixture
 def frozen_dir(frozen_tickfs_root: Path, request: pytest.FixtureRequest) -> Path:
     """A fresh empty directory on the frozen-directory-mtime tickfs mount."""
-    return _fresh_dir(frozen_tickfs_root, request)
+    return fresh_dir(frozen_tickfs_root, request)
 
 
 @pytest.fixture
@@ -133,4 +133,4 @@ def case_insensitive_dir(
     case_insensitive_tickfs_root: Path, request: pytest.FixtureRequest
 ) -> Path:
     """A fresh empty directory on the case-insensitive tickfs mount."""
-    return _fresh_dir(case_insensitive_tickfs_root, request)
+    return fresh_dir(case_insensitive_tickfs_root, request)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import time
 from types import ModuleType
@@ -68,6 +69,9 @@ def _attempt(directory: str, name: str, how: str, invalidate: str) -> Any:
     return _version(name)
 
 
+_MISSING: Any = object()
+
+
 def _await(directory: str, command: dict[str, Any]) -> dict[str, Any]:
     name, want = command["name"], command["want"]
     t0, deadline, poll = command["t0"], command["deadline"], command["poll"]
@@ -91,9 +95,6 @@ def _await(directory: str, command: dict[str, Any]) -> dict[str, Any]:
     return {"seen": seen, "attempts": attempts, "first": first, "after": after}
 
 
-_MISSING: Any = object()
-
-
 def main(argv: list[str]) -> int:
     directory, mode = argv
     if mode == "install":
@@ -112,7 +113,12 @@ def main(argv: list[str]) -> int:
                 importlib.import_module(command["name"])
             except ImportError:
                 pass
-            answer: dict[str, Any] = {"v": _version(command["name"])}
+            module = sys.modules.get(command["name"])
+            cached = getattr(module, "__cached__", None)
+            answer: dict[str, Any] = {
+                "v": _version(command["name"]),
+                "pyc": cached is not None and os.path.exists(cached),
+            }
         elif command["op"] == "changed":
             import modwrite
 

@@ -4,16 +4,14 @@ and reader processes on host B."""
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fskit.fixtures import tickfs_python
+from tests.fskit.fixtures import fresh_dir, tickfs_python
 
-from .hosts import Hosts, Reader, fresh_pair, two_hosts
+from .hosts import Hosts, Reader, two_hosts
 
 #: Seconds host B's kernel caches entries, attributes and negative lookups
 #: (an NFS client's ``actimeo``; short, to keep the tests short).
@@ -27,12 +25,13 @@ def netfs_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
 
 
 @pytest.fixture
-def host_dirs(netfs_hosts: Hosts, request: pytest.FixtureRequest) -> tuple[Path, Path]:
+def host_dirs(
+    netfs_hosts: Hosts, request: pytest.FixtureRequest, bytecode_on: None
+) -> tuple[Path, Path]:
     """A fresh directory: (as host A sees it, as host B sees it).  Bytecode
     writing is on in this process (the writer), as in the readers."""
-    sys.dont_write_bytecode = False  # restored by the import_state fixture
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:60]
-    return fresh_pair(netfs_hosts, stem)
+    made = fresh_dir(netfs_hosts.writer, request)
+    return made, netfs_hosts.reader / made.name
 
 
 @pytest.fixture

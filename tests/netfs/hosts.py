@@ -10,25 +10,21 @@ by ``benchmarks/bench_netfs.py``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tests.children import child_env, reap
-from tests.fskit.tickfs_mount import REPO_ROOT, mount_tickfs
+from tests.children import PipedChild
+from tests.fskit.tickfs_mount import mount_tickfs
 
 __all__ = [
     "Hosts",
     "Reader",
     "Scenario",
     "Trial",
-    "fresh_pair",
+    "replace_file",
     "run_trial",
     "two_hosts",
 ]
@@ -36,8 +32,9 @@ __all__ = [
 
 class Hosts(NamedTuple):
     """The roots of one backing directory as host A (the writer) and host B
-    (the readers) see it, and the seconds each host's kernel caches
-    entries, attributes and negative lookups (*cache_s*)."""
+    (the readers) see it, the seconds each host's kernel caches entries,
+    attributes and negative lookups (*cache_s*), and the tick the
+    timestamps are floored to (*tick_ns*, nanoseconds)."""
 
     writer: Path
     reader: Path
@@ -72,39 +69,18 @@ def two_hosts(
         yield Hosts(roots[0], roots[1], cache_s, tick_ns)
 
 
-def fresh_pair(hosts: Hosts, stem: str) -> tuple[Path, Path]:
-    """A new empty directory, as the writer and as the reader see it."""
-    made = Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=hosts.writer))
-    return made, hosts.reader / made.name
-
-
-class Reader:
+class Reader(PipedChild):
     """A reader process on host B (see :mod:`tests.netfs._reader`)."""
 
     def __init__(self, directory: Path, *, install: bool) -> None:
         self.mode = "install" if install else "stock"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.netfs._reader", str(directory), self.mode],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=child_env(),
-            cwd=str(REPO_ROOT),
-        )
-        assert self._answer() == {"ready": True}
-
-    def _answer(self) -> Any:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"reader exited with status {self.process.wait()}")
-        return json.loads(line)
+        super().__init__("reader", "tests.netfs._reader", str(directory), self.mode)
+        if self.hello != {"ready": True}:
+            self.close()
+            raise AssertionError(f"reader's greeting: {self.hello}")
 
     def ask(self, **command: Any) -> Any:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
-        answer = self._answer()
+        answer = self.send(command)
         if "error" in answer:
             raise RuntimeError(answer["error"])
         return answer
@@ -112,10 +88,6 @@ class Reader:
     def version(self, name: str) -> Any:
         """Import *name* (unless loaded); its ``V``, or None if not found."""
         return self.ask(op="import", name=name)["v"]
-
-    def close(self) -> None:
-        """Reap the process: close stdin, bounded wait, then kill."""
-        reap(self.process)
 
     def __enter__(self) -> Reader:
         return self
@@ -164,9 +136,15 @@ def _write(scenario: Scenario, directory: Path, name: str, version: int) -> None
 
         modwrite.write_module(name, source, root=directory)
     else:
-        temporary = directory / f".{name}.tmp"
-        temporary.write_text(source)
-        os.replace(temporary, directory / f"{name}.py")
+        replace_file(directory, f"{name}.py", source)
+
+
+def replace_file(directory: Path, filename: str, text: str) -> None:
+    """Write *filename* in *directory* as most tools do: a temporary file,
+    then :func:`os.replace` over it."""
+    temporary = directory / f".{filename}.tmp"
+    temporary.write_text(text)
+    os.replace(temporary, directory / filename)
 
 
 def run_trial(

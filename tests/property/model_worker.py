@@ -41,16 +41,27 @@ from types import ModuleType
 from typing import Any
 
 
+def version_of(module: object) -> str | None:
+    """The version *module* ran (its ``VERSION``), and, when its function
+    ``version()`` answers otherwise (a function of another version kept),
+    that too: ``"v2+version()='v1'"``."""
+    version: str | None = getattr(module, "VERSION", None)
+    function = getattr(module, "version", None)
+    if function is not None and function() != version:
+        return f"{version}+version()={function()!r}"
+    return version
+
+
 class Worker:
+    """One importer of the model: ``stock`` or ``installed`` (modwrite's
+    machinery), bytecode writing on."""
+
     def __init__(self, kind: str) -> None:
         sys.dont_write_bytecode = False
-        self.kind = kind
-        if kind == "installed":
-            import modwrite
-
-            modwrite.install()
         import modwrite
 
+        if kind == "installed":
+            modwrite.install()
         self.modwrite = modwrite
         modwrite.reload_changed  # noqa: B018 - loads the re-import code before any example
         self.directory: str | None = None
@@ -71,11 +82,7 @@ class Worker:
     def _loaded(self) -> dict[str, Any]:
         report: dict[str, Any] = {}
         for name, module in sorted(self._ours().items()):
-            version = getattr(module, "VERSION", None)
-            function = getattr(module, "version", None)
-            if function is not None and function() != version:
-                version = f"{version}+version()={function()!r}"
-            report[name] = version
+            report[name] = version_of(module)
         return report
 
     # -- commands --------------------------------------------------------------
