@@ -61,10 +61,14 @@ def tickfs_python() -> str:
     return str(candidate)
 
 
+def safe_stem(request: pytest.FixtureRequest) -> str:
+    """The requesting test's name, fit for a directory name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:60]
+
+
 def fresh_dir(root: Path, request: pytest.FixtureRequest) -> Path:
     """A new empty directory under *root*, named after the requesting test."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:60]
-    return Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=root))
+    return Path(tempfile.mkdtemp(prefix=f"{safe_stem(request)}-", dir=root))
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fskit.fixtures import fresh_dir, tickfs_python
+from tests.fskit.fixtures import safe_stem, tickfs_python
 
-from .hosts import Hosts, Reader, two_hosts
+from .hosts import Hosts, Reader, fresh_pair, two_hosts
 
 #: Seconds host B's kernel caches entries, attributes and negative lookups
 #: (an NFS client's ``actimeo``; short, to keep the tests short).
@@ -30,8 +30,7 @@ def host_dirs(
 ) -> tuple[Path, Path]:
     """A fresh directory: (as host A sees it, as host B sees it).  Bytecode
     writing is on in this process (the writer), as in the readers."""
-    made = fresh_dir(netfs_hosts.writer, request)
-    return made, netfs_hosts.reader / made.name
+    return fresh_pair(netfs_hosts, safe_stem(request))
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "Reader",
     "Scenario",
     "Trial",
+    "fresh_pair",
     "replace_file",
     "run_trial",
     "two_hosts",
@@ -67,6 +69,13 @@ def two_hosts(
             for host in ("host-a", "host-b")
         ]
         yield Hosts(roots[0], roots[1], cache_s, tick_ns)
+
+
+def fresh_pair(hosts: Hosts, stem: str) -> tuple[Path, Path]:
+    """A new empty directory named after *stem*, as the writer and as the
+    reader see it (benchmarks/bench_netfs.py uses it too)."""
+    made = Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=hosts.writer))
+    return made, hosts.reader / made.name
 
 
 class Reader(PipedChild):
