@@ -125,34 +125,19 @@ def run_campaign(
             fine = mounts.enter_context(mount_fine_ext4(workdir / "fine", size_mb=512))
             coarse = mounts.enter_context(mount_coarse_ext4(workdir / "coarse"))
             roots = {"fine": fine, "coarse": coarse}
-            for scenario in kill_scenarios():
-                if wanted("SIGKILL", scenario.name):
-                    base = roots[scenario.fs] / f"kill-{_slug(scenario.name)}"
-                    tallies.append(
-                        done(
-                            run_kills(
-                                scenario,
-                                base,
-                                sizes.kills,
-                                rng("SIGKILL", scenario.name),
-                                calibrations=sizes.calibrations,
-                            )
+            timed = (
+                ("SIGKILL", "kill", kill_scenarios(), run_kills, sizes.kills),
+                ("SIGINT/SIGTERM", "signal", signal_scenarios(), run_signals, sizes.signals),
+            )
+            for kind, prefix, scenarios, run, trials in timed:
+                for scenario in scenarios:
+                    if wanted(kind, scenario.name):
+                        base = roots[scenario.fs] / f"{prefix}-{_slug(scenario.name)}"
+                        rng_of = rng(kind, scenario.name)
+                        tally = run(
+                            scenario, base, trials, rng_of, calibrations=sizes.calibrations
                         )
-                    )
-            for scenario in signal_scenarios():
-                if wanted("SIGINT/SIGTERM", scenario.name):
-                    base = roots[scenario.fs] / f"signal-{_slug(scenario.name)}"
-                    tallies.append(
-                        done(
-                            run_signals(
-                                scenario,
-                                base,
-                                sizes.signals,
-                                rng("SIGINT/SIGTERM", scenario.name),
-                                calibrations=sizes.calibrations,
-                            )
-                        )
-                    )
+                        tallies.append(done(tally))
             if any(wanted("ENOSPC", s.name) for s in enospc_scenarios()):
                 tiny = mounts.enter_context(mount_tiny_ext4(workdir / "tiny"))
                 for scenario in enospc_scenarios():

@@ -73,6 +73,18 @@ def _free(fs: Path) -> tuple[int, int]:
     return st.f_bavail, st.f_favail
 
 
+def _write_block(fd: int, chunk: bytes, index: int) -> bool:
+    """Write *chunk* as block *index* of the file *fd*; ``False`` when the
+    filesystem is full (ENOSPC)."""
+    try:
+        os.pwrite(fd, chunk, index * len(chunk))
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        return False
+    return True
+
+
 def _fill_blocks(fs: Path, level: int) -> int:
     """Fill *fs* but *level* blocks (a file written block by block until
     ENOSPC, then cut short; cut again or grown while the count is off, as
@@ -82,13 +94,7 @@ def _fill_blocks(fs: Path, level: int) -> int:
     try:
         written = 0
         chunk = b"\0" * bs
-        while True:
-            try:
-                os.pwrite(fd, chunk, written * bs)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                break
+        while _write_block(fd, chunk, written):
             written += 1
         size = max(0, written - level)
         os.ftruncate(fd, size * bs)
@@ -100,11 +106,7 @@ def _fill_blocks(fs: Path, level: int) -> int:
                 size = max(0, size - (level - free))
                 os.ftruncate(fd, size * bs)
             elif free > level:
-                try:
-                    os.pwrite(fd, chunk, size * bs)
-                except OSError as exc:
-                    if exc.errno != errno.ENOSPC:
-                        raise
+                if not _write_block(fd, chunk, size):
                     break
                 size += 1
     finally:
